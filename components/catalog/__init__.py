@@ -2,6 +2,8 @@
 
 ``regions.yaml``: cloud regions -> jurisdiction, and residency zones -> jurisdictions.
 GPU instance types and prices live beside it (``gpu.py`` and its data files).
+``gpu_instances.yaml`` (GPU types, regions, prices) and ``fixed_costs.yaml`` (hourly fixed
+costs) are read only through ``components.catalog.gpu``.
 """
 
 from __future__ import annotations
