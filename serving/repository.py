@@ -1,0 +1,289 @@
+"""Triton model repositories: build, validate, digest and push.
+
+Layout (Triton's): ``<repo>/<model>/config.pbtxt`` and ``<repo>/<model>/<version>/...``
+where ``<version>`` is a positive integer. ``build`` lays a repository out from model
+sources (``<src>/<model>/spec.yaml`` + ``<src>/<model>/<version>/``), rendering each
+``config.pbtxt`` from its ``ModelSpec``. ``validate`` reports every problem at once,
+each with its path. ``digest_version`` is the content digest the model-approval policy
+compares against. ``push`` uploads to ``s3://bucket/prefix`` only the files whose
+content changed, then verifies the bucket holds exactly what was pushed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from components.errors import ConfigError, Problem, UsageError
+from serving.modelspec import config_problems, load_spec, parse_pbtxt
+
+# Byproducts of running a model (the Python backend byte-compiles model.py next to it).
+# They are not part of the artifact: excluded from digests and pushes alike, so serving a
+# repository does not change its digest.
+IGNORED_DIRS = frozenset({"__pycache__"})
+IGNORED_SUFFIXES = (".pyc",)
+
+SHA256_METADATA_KEY = "sha256"  # S3 user metadata: x-amz-meta-sha256 = hex of the bytes
+
+
+def iter_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(relative POSIX path, file) under ``root``, sorted by the path string, skipping
+    run-time byproducts (``__pycache__``, ``*.pyc``)."""
+    found = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if any(part in IGNORED_DIRS for part in rel.parts) or p.name.endswith(IGNORED_SUFFIXES):
+            continue
+        if p.is_file():
+            found.append((PurePosixPath(*rel.parts).as_posix(), p))
+    return iter(sorted(found, key=lambda item: item[0]))
+
+
+def version_dirs(model_dir: Path) -> dict[int, Path]:
+    return {int(p.name): p for p in model_dir.iterdir()
+            if p.is_dir() and p.name.isdigit() and int(p.name) > 0}
+
+
+# --- build ---------------------------------------------------------------------------
+def build(src: str | Path, out: str | Path) -> list[str]:
+    """Lay out a repository at ``out`` from model sources at ``src``. Each
+    ``<src>/<model>/spec.yaml`` becomes ``<out>/<model>/config.pbtxt`` and each numeric
+    ``<src>/<model>/<version>/`` is copied. Existing models in ``out`` are replaced.
+    The result is validated; returns the model names built."""
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise UsageError(f"model sources not found: {src}")
+    specs = sorted(src.glob("*/spec.yaml"))
+    if not specs:
+        raise UsageError(f"no <model>/spec.yaml under {src}")
+    problems: list[Problem] = []
+    loaded = []
+    for spec_path in specs:
+        model_dir = spec_path.parent
+        try:
+            spec = load_spec(spec_path)
+        except ConfigError as exc:
+            problems += [Problem(f"{spec_path}:{p.path}", p.message) for p in exc.problems]
+            continue
+        if spec.name != model_dir.name:
+            problems.append(Problem(f"{spec_path}:name",
+                                    f"{spec.name!r} must equal the directory name {model_dir.name!r}"))
+        if not version_dirs(model_dir):
+            problems.append(Problem(str(model_dir), "no numeric version directory (e.g. 1/)"))
+        loaded.append((model_dir, spec))
+    if problems:
+        raise ConfigError(problems)
+    out.mkdir(parents=True, exist_ok=True)
+    for model_dir, spec in loaded:
+        target = out / spec.name
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir()
+        (target / "config.pbtxt").write_text(spec.to_pbtxt())
+        for version, vdir in sorted(version_dirs(model_dir).items()):
+            shutil.copytree(vdir, target / str(version),
+                            ignore=shutil.ignore_patterns(*IGNORED_DIRS, "*.pyc"))
+    validate(out)
+    return [spec.name for _, spec in loaded]
+
+
+# --- validate ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    versions: tuple[int, ...]       # version directories present
+    served: tuple[int, ...]         # versions the policy makes Triton load
+
+
+def validate(repo: str | Path) -> list[ModelInfo]:
+    """Check a repository the way Triton will load it, and report every problem (with
+    its path) in one ``ConfigError``: unparsable or missing ``config.pbtxt``, config
+    ``name`` different from the directory, bad dims/dtypes/batching, no version
+    directory, versions named by a ``specific`` policy but absent, a Python-backend
+    version without its ``model.py``."""
+    repo = Path(repo)
+    if not repo.is_dir():
+        raise UsageError(f"model repository not found: {repo}")
+    problems: list[Problem] = []
+    infos: list[ModelInfo] = []
+    model_dirs = sorted(p for p in repo.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not model_dirs:
+        raise ConfigError([Problem(str(repo), "no model directories")])
+    for mdir in model_dirs:
+        cfg_path = mdir / "config.pbtxt"
+        versions = version_dirs(mdir)
+        if not versions:
+            problems.append(Problem(str(mdir), "no numeric version directory (e.g. 1/)"))
+        if not cfg_path.is_file():
+            problems.append(Problem(str(cfg_path), "missing"))
+            continue
+        try:
+            cfg = parse_pbtxt(cfg_path.read_text(), source=str(cfg_path))
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        if cfg.name and cfg.name != mdir.name:
+            problems.append(Problem(f"{cfg_path}:name",
+                                    f"{cfg.name!r} must equal the directory name {mdir.name!r}"))
+        problems += [Problem(f"{cfg_path}:{p.path}", p.message) for p in config_problems(cfg)]
+        which = cfg.version_policy.WhichOneof("policy_choice") or "latest"
+        if which == "specific":
+            wanted = list(cfg.version_policy.specific.versions)
+            for v in wanted:
+                if v not in versions:
+                    problems.append(Problem(f"{mdir / str(v)}",
+                                            f"version {v} is named in version_policy.specific but absent"))
+            served = tuple(sorted(v for v in wanted if v in versions))
+        elif which == "all":
+            served = tuple(sorted(versions))
+        else:
+            n = cfg.version_policy.latest.num_versions or 1
+            served = tuple(sorted(versions)[-n:])
+        if cfg.backend == "python":
+            filename = cfg.default_model_filename or "model.py"
+            for v in served:
+                if not (versions[v] / filename).is_file():
+                    problems.append(Problem(str(versions[v] / filename),
+                                            "missing (the Python backend loads this file)"))
+        infos.append(ModelInfo(mdir.name, tuple(sorted(versions)), served))
+    if problems:
+        raise ConfigError(problems)
+    return infos
+
+
+# --- digest --------------------------------------------------------------------------
+def digest_dir(path: str | Path) -> str:
+    """Content digest of one directory (one model version), ``sha256:<64 hex>``.
+
+    Exact algorithm (the model-approval policy recomputes it, so it is a contract):
+    list the regular files under the directory recursively, skipping any path with a
+    ``__pycache__`` component and files ending in ``.pyc``; take each file's path
+    relative to the directory with ``/`` separators, UTF-8 encoded; sort by those
+    bytes; then feed one SHA-256 with, per file in order::
+
+        path_bytes + b"\\0" + str(len(content)).encode("ascii") + b"\\0" + content
+
+    The length prefix makes the stream unambiguous (no two different trees hash the
+    same byte stream). ``config.pbtxt`` is not included: it lives beside the versions
+    and holds serving parameters (batching, instances) that may change without the
+    model changing. An empty directory digests to ``sha256`` of the empty string."""
+    root = Path(path)
+    if not root.is_dir():
+        raise UsageError(f"not a directory: {root}")
+    h = hashlib.sha256()
+    entries = sorted(((rel.encode("utf-8"), p) for rel, p in iter_files(root)),
+                     key=lambda e: e[0])
+    for rel, p in entries:
+        content = p.read_bytes()
+        h.update(rel + b"\0" + str(len(content)).encode("ascii") + b"\0" + content)
+    return "sha256:" + h.hexdigest()
+
+
+def digest_version(repo: str | Path, model: str, version: int) -> str:
+    vdir = Path(repo) / model / str(version)
+    if not vdir.is_dir():
+        raise UsageError(f"no version {version} of model {model!r} in {repo}")
+    return digest_dir(vdir)
+
+
+def digest_repository(repo: str | Path) -> dict[str, dict[int, str]]:
+    """{model: {version: digest}} for every version directory present."""
+    repo = Path(repo)
+    return {info.name: {v: digest_version(repo, info.name, v) for v in info.versions}
+            for info in validate(repo)}
+
+
+# --- push ----------------------------------------------------------------------------
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix") (no trailing slash)."""
+    if not uri.startswith("s3://") or len(uri) <= len("s3://"):
+        raise UsageError(f"expected s3://bucket[/prefix], got {uri!r}")
+    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    if not bucket:
+        raise UsageError(f"expected s3://bucket[/prefix], got {uri!r}")
+    return bucket, prefix.strip("/")
+
+
+@dataclass
+class PushReport:
+    uploaded: list[str] = field(default_factory=list)   # keys written this time
+    unchanged: list[str] = field(default_factory=list)  # keys whose sha256 already matched
+    extra: list[str] = field(default_factory=list)      # keys under the prefix not in the repo
+    deleted: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)  # verification failures
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _remote_sha256(s3, bucket: str, key: str) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return head.get("Metadata", {}).get(SHA256_METADATA_KEY)
+
+
+def push(repo: str | Path, uri: str, *, s3=None, delete_extra: bool = False) -> PushReport:
+    """Upload a validated repository to ``s3://bucket/prefix``.
+
+    A file is uploaded only when the object is absent or its ``x-amz-meta-sha256``
+    differs from the local file's SHA-256 (metadata, not the ETag, because the ETag is
+    not an MD5 for SSE-KMS or multipart objects). Afterwards the prefix is listed and
+    every local file is checked against the bucket (present, same size, same sha256);
+    objects under the prefix that the repository does not have are reported as
+    ``extra`` and removed only with ``delete_extra`` (Triton would load stale version
+    directories otherwise)."""
+    import boto3
+
+    repo = Path(repo)
+    validate(repo)
+    bucket, prefix = parse_s3_uri(uri)
+    s3 = s3 or boto3.client("s3")
+
+    def key_of(rel: str) -> str:
+        return f"{prefix}/{rel}" if prefix else rel
+
+    local = {key_of(rel): (p, _sha256_file(p)) for rel, p in iter_files(repo)}
+    report = PushReport()
+    for key, (path, sha) in local.items():
+        if _remote_sha256(s3, bucket, key) == sha:
+            report.unchanged.append(key)
+            continue
+        with path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body,
+                          Metadata={SHA256_METADATA_KEY: sha})
+        report.uploaded.append(key)
+
+    # Verification: list what is really there, then compare size and sha256 per file.
+    listed: dict[str, int] = {}
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+        for obj in page.get("Contents", []):
+            listed[obj["Key"]] = obj["Size"]
+    for key, (path, sha) in local.items():
+        if key not in listed or listed[key] != path.stat().st_size \
+                or _remote_sha256(s3, bucket, key) != sha:
+            report.mismatched.append(key)
+    report.extra = sorted(k for k in listed if k not in local)
+    if delete_extra:
+        for key in report.extra:
+            s3.delete_object(Bucket=bucket, Key=key)
+        report.deleted, report.extra = report.extra, []
+    return report
