@@ -1,0 +1,392 @@
+"""PlatformConfig: the one typed contract of a stack.
+
+A stack file (``stacks/Pulumi.<stack>.yaml``) holds the platform under the config key
+``aiplat:platform``. ``PlatformConfig.from_raw`` validates it once and reports *every*
+problem with its key path in a single ``ConfigError``, e.g.::
+
+    regions[1].name: 'eu-central-9' is not an AWS region
+
+Users state intent ("two regions, three zones, private endpoint"); the details (subnet
+CIDRs, NAT layout, node sizes, log retention) are derived here so that the components
+receive resolved values and never guess. Checks that need a sibling value (the cloud,
+the residency zone) run as field validators with a validation context, so a mistake in
+one region does not hide a mistake in another.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from components import catalog
+from components.errors import ConfigError, Problem, format_path
+from components.monitoring import MonitoringConfig
+
+Cloud = Literal["aws", "gcp"]
+Environment = Literal["dev", "test", "staging", "prod"]
+DataClassification = Literal["public", "internal", "confidential", "restricted"]
+ResidencyZone = Literal["eu", "us", "uk", "ch", "global"]
+
+CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP"}
+# Values CloudWatch Logs accepts for retention_in_days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
+# GCP label values and Kubernetes-friendly identifiers: one rule for both clouds, so the
+# same tags work as AWS tags and as GCP labels.
+LABEL_VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _ctx(info: ValidationInfo, key: str, default: Any = None) -> Any:
+    return (info.context or {}).get(key, default)
+
+
+class Tags(_Model):
+    """Chargeback tags, merged into every taggable resource (AWS tags, GCP labels)."""
+
+    owner: str = Field(description="Owning person or group handle (lowercase label value).")
+    team: str = Field(description="Team that runs the service.")
+    cost_center: str = Field(description="Cost center for chargeback; tagged as `cost-center`.")
+    extra: dict[str, str] = Field(default_factory=dict, description="Additional tags. Default: none.")
+
+    @field_validator("owner", "team", "cost_center")
+    @classmethod
+    def _label_value(cls, v: str) -> str:
+        if not LABEL_VALUE.match(v):
+            raise ValueError(f"{v!r} must be lowercase letters, digits, '-' or '_' (max 63), usable as a GCP label")
+        return v
+
+
+class GpuPoolConfig(_Model):
+    """A GPU node pool stated as intent: what to run on, how much is reserved, the hard cap."""
+
+    name: str = Field(description="Pool name (DNS label), unique within the region.")
+    instance_type: str = Field(description="Catalog instance/machine type, e.g. g6e.2xlarge or g2-standard-8.")
+    reserved_nodes: int = Field(0, ge=0, description="Baseline held in capacity reservations. Default 0.")
+    max_nodes: int = Field(ge=1, description="Hard cap on reserved + on-demand nodes.")
+    spot_max_nodes: int = Field(0, ge=0, description="Optional spot tier on top of the cap. Default 0 (off).")
+    commitment: Literal["1y", "3y"] = Field("1y", description="Term priced for reserved nodes. Default 1y.")
+    zones: list[str] | None = Field(None, description="Subset of the region's zones. Default: all of them.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not DNS_LABEL.match(v):
+            raise ValueError(f"{v!r} is not a DNS label (lowercase, digits, '-', max 32)")
+        return v
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, v: str, info: ValidationInfo) -> str:
+        from components.catalog import gpu
+
+        cloud = _ctx(info, "cloud")
+        if cloud in catalog.CLOUDS and gpu.get_instance_type(cloud, v) is None:
+            hint = gpu.suggest(cloud, v, None)
+            did = f"; did you mean {', '.join(hint[:3])}?" if hint else ""
+            raise ValueError(f"{v!r} is not a known {CLOUD_NAMES[cloud]} GPU instance type{did}")
+        return v
+
+    @model_validator(mode="after")
+    def _caps(self) -> "GpuPoolConfig":
+        if self.reserved_nodes > self.max_nodes:
+            raise ValueError(
+                f"reserved_nodes {self.reserved_nodes} exceeds max_nodes {self.max_nodes}; "
+                "max_nodes caps reserved + on-demand, raise it or reserve less"
+            )
+        return self
+
+
+class RegionConfig(_Model):
+    """One region of the stack: its network range and zones; GPU pools live here."""
+
+    name: str = Field(description="Cloud region, e.g. us-east-1 or europe-west4.")
+    cidr: str = Field(description="Private IPv4 range of the region's network, /16 to /20.")
+    zones: list[str] = Field(description="Availability zones to spread over (AWS: 2-6, GCP: 1-4).")
+    gpu_pools: list[GpuPoolConfig] = Field(default_factory=list, description="GPU pools. Default: none.")
+
+    @field_validator("name")
+    @classmethod
+    def _region(cls, v: str, info: ValidationInfo) -> str:
+        cloud = _ctx(info, "cloud")
+        if cloud not in catalog.CLOUDS:
+            return v
+        if v not in catalog.regions(cloud):
+            raise ValueError(f"{v!r} is not an {CLOUD_NAMES[cloud]} region")
+        zone = _ctx(info, "residency")
+        if zone in catalog.residency_zones() and not catalog.in_residency_zone(zone, cloud, v):
+            raise ValueError(
+                f"{v!r} is in jurisdiction {catalog.jurisdiction(cloud, v)!r}, outside residency zone {zone!r}"
+            )
+        return v
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(v, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not an IPv4 network: {exc}") from None
+        if not net.is_private:
+            raise ValueError(f"{v} is not a private (RFC 1918) range")
+        if not 16 <= net.prefixlen <= 20:
+            raise ValueError(f"{v} must be between /16 and /20 to hold the derived subnets")
+        return v
+
+    @model_validator(mode="after")
+    def _zones(self, info: ValidationInfo) -> "RegionConfig":
+        from components.catalog import gpu
+
+        cloud = _ctx(info, "cloud")
+        problems = []
+        if len(set(self.zones)) != len(self.zones):
+            problems.append("zones: must be unique")
+        if cloud in catalog.CLOUDS and self.name in catalog.regions(cloud):
+            lo, hi = (2, 6) if cloud == "aws" else (1, 4)
+            if not lo <= len(self.zones) <= hi:
+                problems.append(f"zones: {CLOUD_NAMES[cloud]} needs {lo} to {hi} zones, got {len(self.zones)}")
+            for i, z in enumerate(self.zones):
+                if catalog.region_of_zone(cloud, z) != self.name:
+                    problems.append(f"zones[{i}]: {z!r} is not a zone of {self.name}")
+        names = [p.name for p in self.gpu_pools]
+        for i, p in enumerate(self.gpu_pools):
+            if names.count(p.name) > 1:
+                problems.append(f"gpu_pools[{i}].name: duplicate pool name {p.name!r}")
+            itype = gpu.get_instance_type(cloud, p.instance_type) if cloud in catalog.CLOUDS else None
+            if itype is not None and not itype.offered_in(self.name):
+                offered = gpu.suggest(cloud, p.instance_type, self.name)
+                alt = f"; offered there: {', '.join(offered[:4])}" if offered else ""
+                problems.append(f"gpu_pools[{i}].instance_type: {p.instance_type!r} is not offered in {self.name}{alt}")
+            for j, z in enumerate(p.zones or []):
+                if z not in self.zones:
+                    problems.append(f"gpu_pools[{i}].zones[{j}]: {z!r} is not one of the region's zones")
+        if problems:
+            raise _Nested(problems)
+        return self
+
+    # -- derived network layout (deterministic: same CIDR, same subnets) -------------
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.cidr)
+
+    def private_subnets(self) -> list[str]:
+        """One large subnet per zone (pods take VPC IPs with the AWS VPC CNI)."""
+        blocks = list(self.network.subnets(new_prefix=self.network.prefixlen + 3))
+        return [str(b) for b in blocks[: len(self.zones)]]
+
+    def public_subnets(self) -> list[str]:
+        """One small subnet per zone for load balancers and NAT, carved from the last block."""
+        last = list(self.network.subnets(new_prefix=self.network.prefixlen + 3))[-1]
+        return [str(b) for b in list(last.subnets(new_prefix=last.prefixlen + 3))[: len(self.zones)]]
+
+    def gcp_ranges(self) -> dict[str, str]:
+        """GKE VPC-native ranges: nodes, services, control plane (/28), pods (upper half)."""
+        quarter = list(self.network.subnets(new_prefix=self.network.prefixlen + 4))
+        return {
+            "nodes": str(quarter[0]),
+            "services": str(quarter[1]),
+            "master": str(next(quarter[2].subnets(new_prefix=28))),
+            "pods": str(list(self.network.subnets(new_prefix=self.network.prefixlen + 1))[1]),
+        }
+
+
+class _Nested(ValueError):
+    """Several problems found by one model validator, each with a path relative to it."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class NetworkConfig(_Model):
+    nat: Literal["single", "per_zone"] | None = Field(
+        None, description="NAT gateways. Default: per_zone in prod (zone-failure tolerant), single elsewhere."
+    )
+
+
+class SystemNodesConfig(_Model):
+    instance_type: str | None = Field(None, description="Default: m6i.large (AWS), e2-standard-4 (GCP).")
+    min_nodes: int = Field(2, ge=1, description="Default 2, so add-ons survive a node loss.")
+    max_nodes: int = Field(4, ge=1, description="Default 4.")
+
+    @model_validator(mode="after")
+    def _range(self) -> "SystemNodesConfig":
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes {self.min_nodes} exceeds max_nodes {self.max_nodes}")
+        return self
+
+
+class ClusterConfig(_Model):
+    kubernetes_version: str = Field("1.32", description=f"One of {', '.join(KUBERNETES_VERSIONS)}. Default 1.32.")
+    endpoint_public_access: bool = Field(False, description="Public API endpoint. Default false (private only).")
+    public_access_cidrs: list[str] = Field(
+        default_factory=list, description="Allow-list for the public endpoint; required when it is on."
+    )
+    system_nodes: SystemNodesConfig = Field(default_factory=SystemNodesConfig)
+    log_retention_days: int | None = Field(None, description="Control-plane logs. Default: 365 in prod, 30 elsewhere.")
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] | None = Field(
+        None, description="GKE only. Default: STABLE in prod, REGULAR elsewhere."
+    )
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if v not in KUBERNETES_VERSIONS:
+            raise ValueError(f"{v!r} is not a supported Kubernetes version ({', '.join(KUBERNETES_VERSIONS)})")
+        return v
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        bad = []
+        for c in v:
+            try:
+                ipaddress.IPv4Network(c, strict=True)
+            except ValueError:
+                bad.append(c)
+        if bad:
+            raise ValueError(f"not IPv4 networks: {', '.join(map(repr, bad))}")
+        return v
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int | None) -> int | None:
+        if v is not None and v not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{v} is not a CloudWatch retention value (e.g. 30, 90, 365)")
+        return v
+
+    @model_validator(mode="after")
+    def _public(self) -> "ClusterConfig":
+        if self.endpoint_public_access and not self.public_access_cidrs:
+            raise _Nested(["public_access_cidrs: required when endpoint_public_access is true"])
+        return self
+
+
+class PlatformConfig(_Model):
+    """The validated platform of one stack. Build it with ``PlatformConfig.from_raw``."""
+
+    cloud: Cloud = Field(description="aws or gcp.")
+    environment: Environment = Field(description="dev, test, staging or prod; drives production defaults.")
+    tags: Tags
+    data_classification: DataClassification = Field(description="Highest class of data the platform handles.")
+    residency: ResidencyZone = Field(description="Where data may live: eu, us, uk, ch or global.")
+    regions: list[RegionConfig] = Field(min_length=1, description="At least one region.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description="SLOs, alert channels, budgets. Default: the MonitoringConfig defaults."
+    )
+    gcp_project: str | None = Field(None, description="GCP project id; required when cloud is gcp.")
+
+    @model_validator(mode="after")
+    def _cross(self) -> "PlatformConfig":
+        problems = []
+        names = [r.name for r in self.regions]
+        for i, r in enumerate(self.regions):
+            if names.count(r.name) > 1:
+                problems.append(f"regions[{i}].name: region {r.name!r} is listed twice")
+        nets = [r.network for r in self.regions]
+        for i, a in enumerate(nets):
+            for j in range(i):
+                if a.overlaps(nets[j]):
+                    problems.append(f"regions[{i}].cidr: {a} overlaps regions[{j}].cidr {nets[j]}")
+        if self.cloud == "gcp":
+            if not self.gcp_project:
+                problems.append("gcp_project: required when cloud is gcp")
+            elif not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", self.gcp_project):
+                problems.append(f"gcp_project: {self.gcp_project!r} is not a GCP project id")
+        elif self.gcp_project:
+            problems.append("gcp_project: only valid when cloud is gcp")
+        if problems:
+            raise _Nested(problems)
+        return self
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def from_raw(cls, raw: Any) -> "PlatformConfig":
+        """Validate a raw mapping; raise one ConfigError listing every problem."""
+        if not isinstance(raw, dict):
+            raise ConfigError([Problem("", f"the platform config must be a mapping, got {type(raw).__name__}")])
+        context = {"cloud": raw.get("cloud"), "residency": raw.get("residency")}
+        try:
+            return cls.model_validate(raw, context=context)
+        except ValidationError as exc:
+            raise ConfigError(_problems(exc)) from None
+
+    # -- derived values the components use ---------------------------------------------
+    @property
+    def production(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def nat_mode(self) -> str:
+        return self.network.nat or ("per_zone" if self.production else "single")
+
+    @property
+    def log_retention_days(self) -> int:
+        return self.cluster.log_retention_days or (365 if self.production else 30)
+
+    @property
+    def release_channel(self) -> str:
+        return self.cluster.release_channel or ("STABLE" if self.production else "REGULAR")
+
+    @property
+    def system_instance_type(self) -> str:
+        return self.cluster.system_nodes.instance_type or ("m6i.large" if self.cloud == "aws" else "e2-standard-4")
+
+    def standard_tags(self, stack: str) -> dict[str, str]:
+        """The one source of tags/labels; keys and values are valid as GCP labels too."""
+        return {
+            "owner": self.tags.owner,
+            "team": self.tags.team,
+            "cost-center": self.tags.cost_center,
+            "environment": self.environment,
+            "stack": stack,
+            "data-classification": self.data_classification,
+            "managed-by": "aiplat",
+            **self.tags.extra,
+        }
+
+
+def _problems(exc: ValidationError, prefix: tuple = ()) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + tuple(err["loc"])
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _Nested):
+            for item in ctx_error.problems:
+                sub, _, msg = item.partition(": ")
+                base = format_path(loc)
+                out.append(Problem(f"{base}.{sub}" if base else sub, msg))
+            continue
+        out.append(Problem(format_path(loc), _message(err)))
+    return out
+
+
+def _message(err: dict) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see PlatformConfig)"
+    if kind == "missing":
+        return "required"
+    if kind == "literal_error":
+        return f"{err['input']!r} is not one of {msg.split('Input should be ', 1)[-1]}"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg

@@ -1,0 +1,309 @@
+"""Recording mock engine: run the real Pulumi program offline and keep what it registers.
+
+``run_stack`` runs ``__main__.py`` (or any program callable) in-process under the Pulumi
+SDK's mock runtime, with a monitor that records every registration the way the engine
+would see it: type, name, parent, provider reference, protect, dependencies and the
+inputs (camelCase keys, secrets wrapped, unknowns as the preview sentinel). No Pulumi
+CLI, no cloud account, no network.
+
+The mocks answer like a cloud would at preview time, deterministically: ids and ARNs
+derive from the resource name (same config, same graph, byte for byte), and the few
+outputs later resources read (EKS endpoint, OIDC issuer, GKE master auth, service
+account emails) are filled in. An invoke the mocks do not know is an error, not ``{}``,
+so a new data-source call cannot silently produce an empty graph.
+
+The result's ``steps()`` have the shape of ``pulumi preview --json`` steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import runpy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+import pulumi
+from pulumi.runtime import mocks as pmocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_in_stack
+
+from components.stackfile import PROJECT_DIR
+
+PROJECT = "aiplat"
+ACCOUNT_ID = "123456789012"
+SECRET = "[secret]"
+UNKNOWN = rpc.UNKNOWN
+_SIG = rpc._special_sig_key
+
+
+@dataclass
+class Registration:
+    """One resource as the engine saw it at registration."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str  # "<provider urn>::<id>" or ""
+    protect: bool
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    struct: struct_pb2.Struct  # the inputs exactly as sent to the engine
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """Inputs as ``pulumi preview --json`` prints them."""
+        return _plain(json_format.MessageToDict(self.struct))
+
+    @property
+    def is_provider(self) -> bool:
+        return self.type.startswith("pulumi:providers:")
+
+    def step(self) -> dict[str, Any]:
+        state = {
+            "urn": self.urn,
+            "custom": self.custom,
+            "type": self.type,
+            "inputs": self.inputs,
+            "parent": self.parent,
+            "protect": self.protect,
+            "dependencies": self.dependencies,
+            "propertyDependencies": self.property_dependencies,
+        }
+        if self.provider:
+            state["provider"] = self.provider
+        return {"op": "create", "urn": self.urn, "provider": self.provider, "newState": state}
+
+
+@dataclass
+class Recording:
+    stack: str
+    resources: list[Registration]
+
+    def steps(self) -> list[dict[str, Any]]:
+        return [r.step() for r in self.resources]
+
+    def preview_json(self) -> dict[str, Any]:
+        """The document ``pulumi preview --json`` would print (the parts we can know)."""
+        return {"steps": self.steps(), "changeSummary": {"create": len(self.resources)}}
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.resources}
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def provider_of(self, reg: Registration) -> Registration | None:
+        """The provider resource a registration uses (explicit, or inherited via parents)."""
+        urns = self.by_urn()
+        return urns.get(reg.provider.rsplit("::", 1)[0]) if reg.provider else None
+
+    def region_of(self, reg: Registration) -> str | None:
+        prov = reg if reg.is_provider else self.provider_of(reg)
+        return prov.inputs.get("region") if prov else None
+
+
+class _Mocks(pmocks.Mocks):
+    """Deterministic stand-ins for what the clouds return."""
+
+    def __init__(self, monitor: "RecordingMonitor"):
+        self.monitor = monitor
+
+    def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict]:
+        inputs = dict(args.inputs)
+        region = self.monitor.provider_region(args.provider) or inputs.get("region") or "us-east-1"
+        physical = inputs.get("name") or f"{args.name}-{_h(args.name, 7)}"
+        rid = _resource_id(args.typ, args.name, physical)
+        outputs = {**inputs, **_computed(args.typ, args.name, physical, region, inputs, rid)}
+        return rid, outputs
+
+    def call(self, args: pmocks.MockCallArgs):
+        if args.token == "gcp:organizations/getProject:getProject":
+            project = args.args.get("projectId") or "project"
+            return {"projectId": project, "number": str(int(_h(project, 10), 16) % 10**12).zfill(12), "name": project}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/aiplat", "userId": "AIDAAIPLAT"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
+        raise NotImplementedError(f"the aiplat mock engine has no answer for invoke {args.token!r}")
+
+
+class RecordingMonitor(pmocks.MockMonitor):
+    """A MockMonitor that keeps every registration with its parent, provider and inputs."""
+
+    def __init__(self):
+        super().__init__(_Mocks(self))
+        self.registrations: list[Registration] = []
+        self._providers: dict[str, str] = {}  # provider ref -> region
+
+    def provider_region(self, ref: str | None) -> str | None:
+        return self._providers.get(ref or "")
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        struct = struct_pb2.Struct()
+        struct.CopyFrom(request.object)
+        reg = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            provider=request.provider,
+            protect=bool(request.protect),
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            struct=struct,
+            id=response.id,
+        )
+        if reg.is_provider:
+            region = reg.inputs.get("region")
+            if region:
+                self._providers[f"{reg.urn}::{reg.id}"] = region
+        self.registrations.append(reg)
+        return response
+
+
+def run_program(
+    program: Callable[[], Any],
+    stack: str,
+    config: dict[str, Any],
+    project: str = PROJECT,
+) -> Recording:
+    """Run a Pulumi program callable under the recording monitor; return what it registered.
+
+    ``config`` maps namespaced keys (``aiplat:platform``) to values; structured values are
+    passed as JSON like the Pulumi CLI does. The runtime's global state is reset before
+    and after, so runs do not leak into each other.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor()
+    _reset(project, stack)
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, []
+    )
+    settings.configure(
+        pmocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=pmocks.MockEngine(None),
+            project=project,
+            stack=stack,
+            dry_run=True,
+            organization="organization",
+            callbacks=None,
+        )
+    )
+    try:
+        loop.run_until_complete(run_in_stack(program))
+    finally:
+        _reset(project, stack)
+        pulumi.runtime.set_all_config({}, [])
+        loop.close()
+        asyncio.set_event_loop(None)
+    return Recording(stack, monitor.registrations)
+
+
+def run_stack(stack: str, config: dict[str, Any], program_path: Path | None = None) -> Recording:
+    """Run the project's ``__main__.py`` (or another program file) for a stack."""
+    path = Path(program_path or PROJECT_DIR / "__main__.py")
+    return run_program(lambda: runpy.run_path(str(path), run_name="__main__"), stack, config)
+
+
+def _reset(project: str, stack: str) -> None:
+    settings.reset_options(project=project, stack=stack, preview=True)
+    settings.SETTINGS.outputs.clear()
+
+
+# -- deterministic cloud answers ----------------------------------------------------
+def _h(value: str, n: int) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:n]
+
+
+def _resource_id(type_: str, name: str, physical: str) -> str:
+    if type_.startswith("pulumi:providers:"):
+        return f"{_h(name, 8)}-{_h(name + 'p', 4)}-{_h(name + 'q', 4)}"
+    prefixes = {
+        "aws:ec2/vpc:Vpc": "vpc-",
+        "aws:ec2/subnet:Subnet": "subnet-",
+        "aws:ec2/internetGateway:InternetGateway": "igw-",
+        "aws:ec2/natGateway:NatGateway": "nat-",
+        "aws:ec2/eip:Eip": "eipalloc-",
+        "aws:ec2/routeTable:RouteTable": "rtb-",
+        "aws:ec2/securityGroup:SecurityGroup": "sg-",
+        "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+        "aws:ec2/capacityReservation:CapacityReservation": "cr-",
+        "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+    }
+    if type_ in prefixes:
+        return prefixes[type_] + _h(name, 17)
+    return physical
+
+
+def _computed(type_: str, name: str, physical: str, region: str, inputs: dict, rid: str) -> dict[str, Any]:
+    """Outputs a cloud computes that later resources in our programs read."""
+    if type_.startswith("aws:"):
+        service = type_.split(":")[1].split("/")[0]
+        out: dict[str, Any] = {
+            "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', 1)[-1].lower()}/{physical}",
+            "name": physical,
+        }
+        if type_ == "aws:eks/cluster:Cluster":
+            host = _h(physical, 32).upper()
+            out.update(
+                endpoint=f"https://{host}.gr7.{region}.eks.amazonaws.com",
+                certificateAuthority={"data": base64.b64encode(f"ca-{physical}".encode()).decode()},
+                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{host}"}]}],
+                vpcConfig={**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": "sg-" + _h(physical, 17)},
+                arn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{physical}",
+            )
+        elif type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = str(inputs.get("url", "")).removeprefix("https://")
+            out["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{url}"
+        elif type_ == "aws:iam/role:Role":
+            out["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+        elif type_ == "aws:kms/key:Key":
+            kid = f"{_h(name, 8)}-{_h(name, 12)[8:12]}-{_h(name + 'k', 4)}-{_h(name + 'l', 4)}-{_h(name + 'm', 12)}"
+            out.update(keyId=kid, arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{kid}")
+        elif type_ == "aws:s3/bucket:Bucket" or type_ == "aws:s3/bucketV2:BucketV2":
+            bucket = inputs.get("bucket") or physical
+            out.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", region=region)
+        return out
+    if type_.startswith("gcp:"):
+        project = inputs.get("project", "project")
+        out = {"name": physical, "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/{physical}"}
+        if type_ == "gcp:container/cluster:Cluster":
+            ip = int(_h(physical, 6), 16)
+            out.update(
+                endpoint=f"34.{ip % 250}.{(ip >> 8) % 250}.{(ip >> 16) % 250}",
+                masterAuth={"clusterCaCertificate": base64.b64encode(f"ca-{physical}".encode()).decode()},
+                id=f"projects/{project}/locations/{inputs.get('location')}/clusters/{physical}",
+            )
+        elif type_ == "gcp:serviceaccount/account:Account":
+            out["email"] = f"{inputs.get('accountId')}@{project}.iam.gserviceaccount.com"
+        return out
+    return {}
+
+
+def _plain(value: Any) -> Any:
+    """Struct-as-dict -> preview JSON: secrets shown as '[secret]', integral floats as ints."""
+    if isinstance(value, dict):
+        if value.get(_SIG) == rpc._special_secret_sig:
+            return SECRET
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
