@@ -17,11 +17,8 @@ from components.errors import AiplatError
 
 # Modules that contribute subcommands, in help order. Add yours here.
 COMMAND_MODULES = [
-    "serving.cli",
-    "serving.cli",
     "components.check",
     "components.capacity_cmd",
-    "components.rules",
 ]
 
 
