@@ -1,0 +1,43 @@
+"""``aiplat rules STACK --out FILE``: the stack's Prometheus alert rules as a rules file.
+
+The groups are the ones the Monitoring component puts into the cluster's PrometheusRule
+(``components.monitoring.platform_rule_groups``), so ``promtool check rules FILE`` and
+``promtool test rules`` check exactly what is deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from components.errors import UsageError
+from components.monitoring import platform_rule_groups, rules_yaml
+from components.stackfile import load_platform_config
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "rules",
+        help="write the stack's Prometheus alert rules (SLO tiers) to a rules file",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("stack", metavar="STACK", help="stack name (stacks/Pulumi.<STACK>.yaml)")
+    p.add_argument("--stack-file", metavar="PATH", help="read this stack file instead")
+    p.add_argument("--out", metavar="FILE", required=True, help="rules file to write ('-' for stdout)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_platform_config(args.stack, args.stack_file)
+    text = rules_yaml(platform_rule_groups(cfg, args.stack))
+    if args.out == "-":
+        print(text, end="")
+        return 0
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+    return 0
