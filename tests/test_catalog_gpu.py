@@ -223,3 +223,20 @@ def test_fixed_costs_loader_requires_every_key(tmp_path):
         "aws.load_balancer: must be >= 0",
         "gcp.api_gateway_base: missing",
     ]
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("region", sorted(AWS_REGIONS))
+def test_aws_regions_agree_with_ec2_offerings(region):
+    """The catalog lists a type in a region iff EC2 offers it there, per moto's recorded
+    DescribeInstanceTypeOfferings data (a snapshot of the real API)."""
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    names = [t.name for t in gpu.instance_types("aws")]
+    with moto.mock_aws():
+        ec2 = boto3.client("ec2", region_name=region)
+        pages = ec2.get_paginator("describe_instance_type_offerings").paginate(
+            LocationType="region", Filters=[{"Name": "instance-type", "Values": names}]
+        )
+        offered = {o["InstanceType"] for page in pages for o in page["InstanceTypeOfferings"]}
+    assert offered == {t.name for t in gpu.instance_types("aws") if t.offered_in(region)}
