@@ -198,14 +198,14 @@ def test_cli_json_stdout_matches_catalog_and_planner(aiplat, tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text("timestamp,nodes\n" + rows(2, 5, 3, 3, 0, 9))
     code, out, err = aiplat("capacity", "--demand", str(csv), "--instance-type", "g6.xlarge",
-                            "--region", "eu-west-1", "--term", "3y", "--json", "-")
+                            "--region", "eu-central-1", "--term", "3y", "--json", "-")
     assert (code, err) == (0, "")
     doc = json.loads(out)
-    price = gpu.get_instance_type("aws", "g6.xlarge").price("eu-west-1")
+    price = gpu.get_instance_type("aws", "g6.xlarge").price("eu-central-1")
     expected = capacity.plan([2, 5, 3, 3, 0, 9], price.reserved_3y_hourly, price.on_demand_hourly).to_dict()
     assert {k: doc[k] for k in expected} == expected
     assert doc["reserved_nodes"] == brute_force([2, 5, 3, 3, 0, 9], price.reserved_3y_hourly, price.on_demand_hourly)[0]
-    assert (doc["cloud"], doc["instance_type"], doc["region"], doc["term"]) == ("aws", "g6.xlarge", "eu-west-1", "3y")
+    assert (doc["cloud"], doc["instance_type"], doc["region"], doc["term"]) == ("aws", "g6.xlarge", "eu-central-1", "3y")
     assert doc["reserved_hourly_usd"] == price.reserved_3y_hourly
     assert doc["on_demand_hourly_usd"] == price.on_demand_hourly
     assert (doc["start"], doc["end"]) == ("2026-03-01T00:00:00+00:00", "2026-03-01T05:00:00+00:00")
