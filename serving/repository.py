@@ -228,7 +228,8 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _remote_sha256(s3, bucket: str, key: str) -> str | None:
+def _remote_state(s3, bucket: str, key: str) -> tuple[str | None, int] | None:
+    """(stored sha256 metadata, size) of an object, or None when it is absent."""
     from botocore.exceptions import ClientError
 
     try:
@@ -237,7 +238,7 @@ def _remote_sha256(s3, bucket: str, key: str) -> str | None:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
-    return head.get("Metadata", {}).get(SHA256_METADATA_KEY)
+    return head.get("Metadata", {}).get(SHA256_METADATA_KEY), head["ContentLength"]
 
 
 def push(repo: str | Path, uri: str, *, s3=None, delete_extra: bool = False) -> PushReport:
@@ -263,7 +264,10 @@ def push(repo: str | Path, uri: str, *, s3=None, delete_extra: bool = False) -> 
     local = {key_of(rel): (p, _sha256_file(p)) for rel, p in iter_files(repo)}
     report = PushReport()
     for key, (path, sha) in local.items():
-        if _remote_sha256(s3, bucket, key) == sha:
+        # Size as well as the stored sha256: an object overwritten by another tool with
+        # stale metadata is caught unless it has the same length (only a download could
+        # tell then; verification has the same limit).
+        if _remote_state(s3, bucket, key) == (sha, path.stat().st_size):
             report.unchanged.append(key)
             continue
         with path.open("rb") as body:
@@ -271,19 +275,37 @@ def push(repo: str | Path, uri: str, *, s3=None, delete_extra: bool = False) -> 
                           Metadata={SHA256_METADATA_KEY: sha})
         report.uploaded.append(key)
 
-    # Verification: list what is really there, then compare size and sha256 per file.
+    report.mismatched, report.extra = _verify(s3, bucket, prefix, local)
+    if delete_extra:
+        for key in report.extra:
+            s3.delete_object(Bucket=bucket, Key=key)
+        report.deleted, report.extra = report.extra, []
+    return report
+
+
+def _verify(s3, bucket: str, prefix: str, local: dict[str, tuple[Path, str]]):
+    """List what is really under the prefix, then compare size and sha256 per file.
+    Returns (mismatched keys, extra keys)."""
     listed: dict[str, int] = {}
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
         for obj in page.get("Contents", []):
             listed[obj["Key"]] = obj["Size"]
-    for key, (path, sha) in local.items():
-        if key not in listed or listed[key] != path.stat().st_size \
-                or _remote_sha256(s3, bucket, key) != sha:
-            report.mismatched.append(key)
-    report.extra = sorted(k for k in listed if k not in local)
-    if delete_extra:
-        for key in report.extra:
-            s3.delete_object(Bucket=bucket, Key=key)
-        report.deleted, report.extra = report.extra, []
+    mismatched = [key for key, (path, sha) in local.items()
+                  if key not in listed or listed[key] != path.stat().st_size
+                  or _remote_state(s3, bucket, key) != (sha, path.stat().st_size)]
+    return mismatched, sorted(k for k in listed if k not in local)
+
+
+def verify(repo: str | Path, uri: str, *, s3=None) -> PushReport:
+    """Compare a bucket prefix with a local repository without uploading anything:
+    ``mismatched`` lists files absent or different remotely, ``extra`` remote leftovers."""
+    import boto3
+
+    bucket, prefix = parse_s3_uri(uri)
+    s3 = s3 or boto3.client("s3")
+    local = {(f"{prefix}/{rel}" if prefix else rel): (p, _sha256_file(p))
+             for rel, p in iter_files(Path(repo))}
+    report = PushReport()
+    report.mismatched, report.extra = _verify(s3, bucket, prefix, local)
     return report
