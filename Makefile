@@ -7,7 +7,7 @@ PIP     := $(PY) -m pip --disable-pip-version-check -q
 STACK   ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test check test bench clean
+.PHONY: setup setup-test test-tools check test bench clean
 
 # Runtime environment: the stamp is rebuilt only when pyproject.toml changes.
 $(VENV)/.runtime-stamp: pyproject.toml
@@ -28,7 +28,12 @@ setup-test: $(VENV)/.test-stamp
 check: setup
 	$(VENV)/bin/aiplat check $(STACK)
 
-test: setup-test
+# promtool + prometheus (Debian package) for the alert-rule and monitoring tests.
+test-tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || \
+	  { apt-get update && apt-get install -y prometheus; }
+
+test: setup-test test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup-test
