@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "components.check",
     "components.capacity_cmd",
     "components.rules",
+    "components.vectors_cmd",
 ]
 
 

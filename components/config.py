@@ -32,6 +32,7 @@ from pydantic import (
 from components import catalog
 from components.errors import ConfigError, Problem, format_path
 from components.monitoring import MonitoringConfig
+from components.vector_store import VectorStoreConfig
 
 Cloud = Literal["aws", "gcp"]
 Environment = Literal["dev", "test", "staging", "prod"]
@@ -292,6 +293,19 @@ class PlatformConfig(_Model):
         default_factory=MonitoringConfig, description="SLOs, alert channels, budgets. Default: the MonitoringConfig defaults."
     )
     gcp_project: str | None = Field(None, description="GCP project id; required when cloud is gcp.")
+    vector_store: VectorStoreConfig | None = Field(
+        None, description="Milvus for RAG per region and its collections. Default: none (no vector store)."
+    )
+
+    @field_validator("vector_store")
+    @classmethod
+    def _vector_store_regions(cls, v: VectorStoreConfig | None, info: ValidationInfo) -> VectorStoreConfig | None:
+        # A field validator (regions are validated first), so this is reported alongside other mistakes.
+        if v is not None and "regions" in info.data:
+            problems = v.region_problems([r.name for r in info.data["regions"]])
+            if problems:
+                raise _Nested(problems)
+        return v
 
     @model_validator(mode="after")
     def _cross(self) -> "PlatformConfig":
