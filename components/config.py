@@ -292,7 +292,21 @@ class PlatformConfig(_Model):
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="SLOs, alert channels, budgets. Default: the MonitoringConfig defaults."
     )
-    gcp_project: str | None = Field(None, description="GCP project id; required when cloud is gcp.")
+    gcp_project: str | None = Field(
+        None, validate_default=True, description="GCP project id; required when cloud is gcp."
+    )
+
+    @field_validator("gcp_project")
+    @classmethod
+    def _gcp_project(cls, v: str | None, info: ValidationInfo) -> str | None:
+        cloud = _ctx(info, "cloud")
+        if cloud == "gcp" and not v:
+            raise ValueError("required when cloud is gcp")
+        if cloud == "gcp" and not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", v):
+            raise ValueError(f"{v!r} is not a GCP project id")
+        if cloud == "aws" and v:
+            raise ValueError("only valid when cloud is gcp")
+        return v
     vector_store: VectorStoreConfig | None = Field(
         None, description="Milvus for RAG per region and its collections. Default: none (no vector store)."
     )
@@ -319,13 +333,6 @@ class PlatformConfig(_Model):
             for j in range(i):
                 if a.overlaps(nets[j]):
                     problems.append(f"regions[{i}].cidr: {a} overlaps regions[{j}].cidr {nets[j]}")
-        if self.cloud == "gcp":
-            if not self.gcp_project:
-                problems.append("gcp_project: required when cloud is gcp")
-            elif not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", self.gcp_project):
-                problems.append(f"gcp_project: {self.gcp_project!r} is not a GCP project id")
-        elif self.gcp_project:
-            problems.append("gcp_project: only valid when cloud is gcp")
         if problems:
             raise _Nested(problems)
         return self

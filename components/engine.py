@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import heapq
 import json
 import runpy
 from collections.abc import Callable
@@ -90,8 +91,38 @@ class Recording:
     stack: str
     resources: list[Registration]
 
+    def ordered(self) -> list[Registration]:
+        """Registrations in a deterministic order that a deployment could follow.
+
+        The SDK registers resources concurrently, so arrival order varies from run to
+        run. This is a topological order over parents, providers and dependencies, ties
+        broken by URN: same config, same document, byte for byte.
+        """
+        urns = self.by_urn()
+        needs: dict[str, set[str]] = {}
+        for r in self.resources:
+            before = {r.parent, r.provider.rsplit("::", 1)[0] if r.provider else "", *r.dependencies}
+            needs[r.urn] = {u for u in before if u in urns and u != r.urn}
+        users: dict[str, list[str]] = {u: [] for u in urns}
+        for urn, deps in needs.items():
+            for d in deps:
+                users[d].append(urn)
+        ready = [u for u, deps in needs.items() if not deps]
+        heapq.heapify(ready)
+        out = []
+        while ready:
+            urn = heapq.heappop(ready)
+            out.append(urns[urn])
+            for user in users[urn]:
+                needs[user].discard(urn)
+                if not needs[user]:
+                    heapq.heappush(ready, user)
+        if len(out) != len(urns):  # a cycle cannot come from a real program; keep everything anyway
+            out += sorted((r for r in self.resources if r not in out), key=lambda r: r.urn)
+        return out
+
     def steps(self) -> list[dict[str, Any]]:
-        return [r.step() for r in self.resources]
+        return [r.step() for r in self.ordered()]
 
     def preview_json(self) -> dict[str, Any]:
         """The document ``pulumi preview --json`` would print (the parts we can know)."""
@@ -161,8 +192,8 @@ class RecordingMonitor(pmocks.MockMonitor):
             parent=request.parent,
             provider=request.provider,
             protect=bool(request.protect),
-            dependencies=list(request.dependencies),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            dependencies=sorted(request.dependencies),  # a set to the engine; sorted for stable output
+            property_dependencies={k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
             struct=struct,
             id=response.id,
         )

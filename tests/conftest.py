@@ -1,0 +1,64 @@
+"""Shared fixtures: recorded stack graphs (run once per session) and the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import inspect
+import importlib
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from components import engine
+from components.stackfile import PROJECT_DIR, available_stacks, read_stack_config, stack_file_path
+
+ROOT = PROJECT_DIR
+
+
+@lru_cache(maxsize=None)
+def recorded(stack: str) -> engine.Recording:
+    """The graph of a shipped stack, recorded once per test session."""
+    return engine.run_stack(stack, read_stack_config(stack_file_path(stack)))
+
+
+@pytest.fixture(scope="session")
+def record():
+    return recorded
+
+
+@pytest.fixture(scope="session")
+def stacks() -> list[str]:
+    return available_stacks()
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`aiplat ...` as a user runs it: a fresh interpreter, the installed entry point's module."""
+    return subprocess.run(
+        [sys.executable, "-m", "components.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@lru_cache(maxsize=None)
+def input_params(type_token: str) -> frozenset[str]:
+    """Input names a resource type accepts, from the provider SDK's own class.
+
+    'aws:ec2/vpc:Vpc' -> pulumi_aws.ec2.Vpc; used to decide which resources are taggable
+    without a hand-kept list.
+    """
+    pkg, rest = type_token.split(":", 1)
+    module, cls = rest.split(":")
+    module = module.split("/")[0]
+    mod = importlib.import_module(f"pulumi_{pkg}" if module == "index" else f"pulumi_{pkg}.{module}")
+    klass = getattr(mod, cls)
+    return frozenset(inspect.signature(klass._internal_init).parameters)
+
+
+def by_type(rec: engine.Recording, type_: str) -> list[engine.Registration]:
+    return rec.of_type(type_)
