@@ -1,0 +1,23 @@
+"""The aiplat CrossGuard policy pack: policies by domain, importable without serving them.
+
+``ALL_POLICIES`` is what ``policies/__main__.py`` hands to ``PolicyPack`` (which starts a
+gRPC server and blocks, so only ``__main__`` constructs it) and what the offline runner
+(``policies.offline``) evaluates for ``aiplat check``: the same objects in both places.
+"""
+
+from pulumi_policy import EnforcementLevel
+
+from policies import data_residency, model_approval, required_tags, security_baseline, spend_cap
+
+# Policies that do not set their own level inherit this one (the SDK's default too).
+PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
+
+ALL_POLICIES = [
+    model_approval.POLICY,
+    data_residency.POLICY,
+    spend_cap.POLICY,
+    security_baseline.POLICY,
+    required_tags.POLICY,
+]
+
+__all__ = ["ALL_POLICIES", "PACK_ENFORCEMENT_LEVEL"]
