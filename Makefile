@@ -6,6 +6,9 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip --disable-pip-version-check -q
 STACK   ?= dev
 PYTEST_ARGS ?=
+PYTRITON_VERSION := 0.7.0
+STUB_VENV := .venv-triton-stub
+PERF_ANALYZER_DIR := .triton/tritonclient-2.41
 
 .PHONY: setup setup-test test-tools check test bench clean
 
@@ -19,6 +22,12 @@ $(VENV)/.runtime-stamp: pyproject.toml
 # Test tools on top of the runtime (pytest, hypothesis, moto, Milvus Lite, validators).
 $(VENV)/.test-stamp: $(VENV)/.runtime-stamp
 	$(PIP) install -e '.[test]'
+	# Real Triton for tests: only the wheel's files (its pins would pull protobuf 6 and
+	# numpy<2 into our venv); the Python-backend stub runs models with numpy<2 from its
+	# own small venv (numpy 2 there returns empty output tensors).
+	$(PIP) install --no-deps nvidia-pytriton==$(PYTRITON_VERSION)
+	test -x $(STUB_VENV)/bin/python || $(PYTHON) -m venv $(STUB_VENV)
+	$(STUB_VENV)/bin/python -m pip --disable-pip-version-check -q install numpy==1.26.4
 	touch $@
 
 setup: $(VENV)/.runtime-stamp
@@ -41,3 +50,13 @@ bench: setup-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+
+# Triton's perf_analyzer for benchmarks/loadtest_vs_perf_analyzer.py: the last tritonclient
+# wheel that ships it, in its own directory so the venv keeps tritonclient 2.71.
+$(PERF_ANALYZER_DIR)/bin/perf_analyzer:
+	dpkg -s libb64-0d >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libb64-0d)
+	$(PIP) install --no-deps --target $(PERF_ANALYZER_DIR) tritonclient==2.41.0
+	touch $@
+
+bench-serving: setup-test $(PERF_ANALYZER_DIR)/bin/perf_analyzer
+	$(PY) benchmarks/loadtest_vs_perf_analyzer.py
