@@ -19,6 +19,7 @@ from components.errors import AiplatError
 COMMAND_MODULES = [
     "components.check",
     "components.capacity_cmd",
+    "components.preflight",
     "components.rules",
     "components.vectors_cmd",
 ]
