@@ -1,8 +1,12 @@
 """``aiplat check STACK``: the whole stack, offline, before any cloud sees it.
 
 Validates the stack file (exit 2 with every bad key path), runs the real Pulumi program
-under the recording mock engine, and prints the resource inventory grouped by region and
-component. ``--json PATH`` writes ``{"stack", "steps", "changeSummary", ...}`` where
+under the recording mock engine, prints the resource inventory grouped by region and
+component, the monthly cost at full scale (``policies.cost``) and the verdicts of the
+CrossGuard pack evaluated through the SDK's own analyzer (``policies.offline``) with the
+stack's ``policies/config/<stack>.json``. Exit 1 on any mandatory violation.
+
+``--json PATH`` writes ``{"stack", "steps", "changeSummary", "cost", "policies"}`` where
 ``steps`` has the shape of ``pulumi preview --json``.
 """
 
@@ -18,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from components import engine
+from policies import cost, offline
 from components.errors import UsageError
 from components.stackfile import load_platform_config, read_stack_config, resolve_stack_file
 
@@ -29,6 +34,11 @@ def register(sub) -> None:
     p.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
     p.add_argument("--stack-file", help="use this stack file instead of stacks/Pulumi.<stack>.yaml")
     p.add_argument("--json", dest="json_path", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+    p.add_argument(
+        "--policy-config",
+        metavar="PATH",
+        help="policy pack config (--policy-pack-config format); default policies/config/<stack>.json",
+    )
     p.set_defaults(func=run)
 
 
@@ -36,19 +46,34 @@ def run(args) -> int:
     path = resolve_stack_file(args.stack, args.stack_file)
     load_platform_config(args.stack, path)  # every config problem, with key paths, before anything runs
     recording = engine.run_stack(args.stack, read_stack_config(path))
-    result = build_result(args.stack, recording)
+    steps = recording.steps()
+    estimate = cost.estimate(steps)
+    report = offline.evaluate(steps, args.stack, args.policy_config)
     stream = sys.stderr if args.json_path == "-" else sys.stdout
     # Piped output (CI logs) gets a fixed width instead of rich's 80-column fallback.
     console = Console(file=stream, width=None if stream.isatty() else 110)
     render(console, args.stack, recording)
+    console.print(estimate.table())
+    if report.verdicts:
+        console.print(report.table())
+    n_mandatory = len(report.mandatory_violations)
+    verdict = "[bold red]FAIL[/]" if n_mandatory else "[bold green]PASS[/]"
+    console.print(
+        f"{verdict} policies: {n_mandatory} mandatory violation(s), {len(report.advisories)} advisory "
+        f"({report.config_path})"
+    )
     if args.json_path:
-        write_json(args.json_path, result)
-    return 0
+        write_json(args.json_path, build_result(args.stack, recording, estimate, report))
+    return report.exit_code
 
 
-def build_result(stack: str, recording: engine.Recording) -> dict[str, Any]:
-    doc = recording.preview_json()
-    return {"stack": stack, **doc}
+def build_result(stack: str, recording: engine.Recording, estimate=None, report=None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"stack": stack, **recording.preview_json()}
+    if estimate is not None:
+        doc["cost"] = estimate.to_json()
+    if report is not None:
+        doc["policies"] = report.to_json()
+    return doc
 
 
 def write_json(path: str, doc: dict[str, Any]) -> None:

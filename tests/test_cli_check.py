@@ -73,3 +73,33 @@ def test_unknown_stack_and_bad_usage_exit_2(cli):
 def test_unwritable_json_path_is_a_usage_error(cli, tmp_path):
     result = cli("check", "dev", "--json", str(tmp_path / "missing-dir" / "out.json"))
     assert result.returncode == 2 and "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_json_carries_cost_and_policy_verdicts(cli, tmp_path):
+    out = tmp_path / "dev.json"
+    result = cli("check", "dev", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    assert doc["policies"]["mandatory_violations"] == 0
+    assert set(doc["policies"]["policies"]) == {
+        "model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"
+    }
+    assert doc["cost"]["monthly_usd"] > 0
+    assert "PASS policies: 0 mandatory violation(s)" in result.stdout
+
+
+def test_a_prod_endpoint_open_to_the_world_fails_with_exit_1(cli, tmp_path):
+    doc = yaml.safe_load(stack_file_path("prod").read_text())
+    doc["config"]["aiplat:platform"]["cluster"].update(endpoint_public_access=True, public_access_cidrs=["0.0.0.0/0"])
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "prod.json"
+    result = cli("check", "prod", "--stack-file", str(path), "--json", str(out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    verdicts = json.loads(out.read_text())["policies"]["verdicts"]
+    open_endpoints = [v for v in verdicts if v["policy"] == "security-baseline" and v["type"] == "aws:eks/cluster:Cluster"]
+    assert sorted(v["name"] for v in open_endpoints) == [
+        "prod-us-east-1-eks", "prod-us-east-2-eks", "prod-us-west-2-eks"
+    ]
+    assert all("0.0.0.0/0" in v["message"] and v["enforcement_level"] == "mandatory" for v in open_endpoints)
+    assert "FAIL policies:" in result.stdout
