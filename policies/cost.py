@@ -25,7 +25,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from components.catalog import gpu, region_of_zone
+from pulumi_policy import proxy as _proxy
+
 from policies._props import UNKNOWN, cloud_of
+
+_SENTINELS = {_proxy.UNKNOWN_STRING_VALUE, _proxy.UNKNOWN_NUMBER_VALUE, _proxy.UNKNOWN_BOOLEAN_VALUE,
+              _proxy.UNKNOWN_ARRAY_VALUE, _proxy.UNKNOWN_OBJECT_VALUE, _proxy.UNKNOWN_ASSET_VALUE,
+              _proxy.UNKNOWN_ARCHIVE_VALUE}
 
 HOURS_PER_MONTH = 730  # 8760 / 12, the figure the clouds' calculators use
 CAPACITY_LABEL = "aiplat.io/capacity-type"
@@ -182,9 +188,20 @@ def _steps_to_resources(steps: list[dict[str, Any]]) -> list[Resource]:
         if s.get("type", "").startswith("pulumi:providers:"):
             prov = s
         region = (prov.get("inputs") or {}).get("region") if prov else None
-        out.append(Resource(s["urn"], s["type"], s["urn"].split("::")[-1], s.get("inputs") or {}, region,
-                            dict(s.get("propertyDependencies") or {})))
+        out.append(Resource(s["urn"], s["type"], s["urn"].split("::")[-1], _unknowns(s.get("inputs") or {}),
+                            region, dict(s.get("propertyDependencies") or {})))
     return out
+
+
+def _unknowns(value: Any) -> Any:
+    """Preview's unknown sentinels -> UNKNOWN, as the analyzer's proxy would report them."""
+    if isinstance(value, dict):
+        return {k: _unknowns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unknowns(v) for v in value]
+    if isinstance(value, str) and value in _SENTINELS:
+        return UNKNOWN
+    return value
 
 
 def estimate(steps: list[dict[str, Any]], term: str = "1y") -> CostEstimate:
@@ -208,9 +225,14 @@ def estimate_resources(resources: Iterable[Resource], term: str = "1y") -> CostE
             if by_urn.get(urn) and by_urn[urn].type == "aws:ec2/launchTemplate:LaunchTemplate":
                 return by_urn[urn]
         ref = _get(r.props, "launchTemplate", default={})
+        if not isinstance(ref, dict):
+            return None
         for lt in resources:
-            if lt.type == "aws:ec2/launchTemplate:LaunchTemplate" and ref is not UNKNOWN and (
-                    ref.get("name") in (lt.name, _get(lt.props, "name")) or ref.get("id") == _get(lt.props, "id")):
+            if lt.type != "aws:ec2/launchTemplate:LaunchTemplate":
+                continue
+            name, lt_id = ref.get("name"), ref.get("id")
+            if (isinstance(name, str) and name in (lt.name, _get(lt.props, "name"))) or \
+                    (isinstance(lt_id, str) and lt_id == _get(lt.props, "id")):
                 return lt
         return None
 

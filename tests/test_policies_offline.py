@@ -1,0 +1,184 @@
+"""The offline runner: the CLI's config handling, and the SDK analyzer delivering props the
+way the engine does (camelCase, floats, unknown-checking proxy)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy,
+                           StackValidationPolicy)
+from pulumi_policy.proxy import UnknownValueError
+
+import policies
+from components.errors import ConfigError, UsageError
+from policies import offline
+from tests.policy_steps import UNKNOWN, Steps, approved_catalog, good_aws_eu, write_config
+
+NAMES = ["model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"]
+
+
+def test_pack_policies_have_stable_names_descriptions_and_defaults():
+    assert [p.name for p in policies.ALL_POLICIES] == NAMES
+    for p in policies.ALL_POLICIES:
+        assert p.description and "\n" not in p.description
+        assert p.config_schema is not None
+        assert all("default" in spec for spec in p.config_schema.properties.values()), p.name
+    levels = {p.name: p.enforcement_level for p in policies.ALL_POLICIES}
+    assert levels["model-approval"] == levels["data-residency"] == levels["spend-cap"] == EnforcementLevel.MANDATORY
+    assert isinstance(policies.spend_cap.POLICY, StackValidationPolicy)
+
+
+def test_main_is_thin_and_only_place_that_builds_the_pack():
+    """Read, not imported: constructing PolicyPack starts a gRPC server and blocks."""
+    root = Path(policies.__file__).parent
+    tree = ast.parse((root / "__main__.py").read_text())
+    calls = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    assert calls.count("PolicyPack") == 1
+    kwargs = {k.arg: k.value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") ==
+              "PolicyPack" for k in n.keywords}
+    assert ast.literal_eval(kwargs["name"]) == "aiplat" and kwargs["policies"].id == "ALL_POLICIES"
+    for module in root.glob("*.py"):
+        if module.name != "__main__.py":
+            assert "PolicyPack(" not in module.read_text(), module
+    pins = (root / "requirements.txt").read_text()
+    pyproject = (root.parent / "pyproject.toml").read_text()
+    for line in pins.splitlines():
+        if line and not line.startswith("#"):
+            assert f'"{line}"' in pyproject, line
+    assert "name: python" in (root / "PulumiPolicy.yaml").read_text()
+
+
+def test_every_stack_has_a_policy_config_in_cli_format(stacks):
+    for stack in stacks:
+        path = offline.config_path_for(stack)
+        assert path.is_file(), f"missing {path}"
+        doc = json.loads(path.read_text())
+        assert doc["all"]["enforcementLevel"] in offline.LEVELS
+        config = offline.load_config(stack)
+        assert set(config) == set(NAMES)
+        for name in ("model-approval", "data-residency", "spend-cap"):
+            assert config[name].enforcement_level == "mandatory", (stack, name)
+
+
+def test_config_defaults_all_and_overrides(tmp_path):
+    path = write_config(tmp_path, {"all": "disabled", "spend-cap": {"enforcementLevel": "mandatory",
+                                                                     "maxGpus": 4}})
+    config = offline.load_config("x", path)
+    assert config["spend-cap"] == offline.PolicyConfig("mandatory", {"maxMonthlyUsd": 50000, "maxGpus": 4,
+                                                                     "reservedTerm": "1y"})
+    assert config["data-residency"] == offline.PolicyConfig("disabled", {"residencyZone": "global",
+                                                                         "exemptTypes": []})
+    # without "all", each policy keeps its own level
+    config = offline.load_config("x", write_config(tmp_path, {}, "empty.json"))
+    assert config["required-tags"].enforcement_level == "advisory"
+    assert config["model-approval"].enforcement_level == "mandatory"
+    (tmp_path / "blank.json").write_text("  \n")
+    assert offline.load_config("x", tmp_path / "blank.json")["spend-cap"].properties["maxGpus"] == 16
+
+
+@pytest.mark.parametrize("doc,path,message", [
+    ({"spend-cap": {"maxMonthlyUsd": "lots"}}, "spend-cap.maxMonthlyUsd", "'lots' is not of type 'number'"),
+    ({"spend-cap": {"maxGpus": -1}}, "spend-cap.maxGpus", "-1 is less than the minimum of 0"),
+    ({"data-residency": {"residencyZone": "mars"}}, "data-residency.residencyZone", "'mars' is not one of"),
+    ({"model-approval": {"dataClassification": "secret"}}, "model-approval.dataClassification", "is not one of"),
+    ({"required-tags": {"requiredTags": []}}, "required-tags.requiredTags", "should be non-empty"),
+    ({"spend-cap": {"enforcementLevel": "strict"}}, "spend-cap.enforcementLevel", "'strict' is not a valid"),
+    ({"all": "blocking"}, "all", "'blocking' is not a valid enforcement level"),
+    ({"spend-caps": {"maxGpus": 1}}, "spend-caps", "no policy named 'spend-caps'"),
+    ({"spend-cap": 3}, "spend-cap", "must be a string or object"),
+])
+def test_bad_config_is_one_config_error_naming_the_key(tmp_path, doc, path, message):
+    with pytest.raises(ConfigError) as err:
+        offline.load_config("x", write_config(tmp_path, doc))
+    assert [p.path for p in err.value.problems] == [path]
+    assert message in err.value.problems[0].message
+    assert err.value.exit_code == 2
+
+
+def test_missing_config_and_bad_json(tmp_path):
+    with pytest.raises(UsageError, match="policy config not found"):
+        offline.evaluate([], "nosuchstack")
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        offline.load_config("x", tmp_path / "bad.json")
+
+
+def test_malformed_steps_are_a_usage_error(tmp_path):
+    cfg = write_config(tmp_path, {})
+    with pytest.raises(UsageError, match="step 0 .* has no newState"):
+        offline.evaluate([{"op": "create", "urn": "u"}], "x", cfg)
+    assert offline.evaluate([{"op": "delete", "urn": "u", "oldState": {}}], "x", cfg).verdicts == []
+
+
+def test_props_arrive_as_the_engine_delivers_them(tmp_path):
+    """A probe policy sees camelCase keys, floats, a provider with its inputs, and the proxy."""
+    seen = {}
+
+    def probe(args, report):
+        if args.resource_type != "aws:eks/nodeGroup:NodeGroup" or args.name != "gpu-burst":
+            return
+        seen["maxSize"] = args.props["scalingConfig"]["maxSize"]
+        seen["region"] = args.provider.props["region"]
+        seen["provider_type"] = args.provider.resource_type
+        seen["config"] = dict(args.get_config())
+        try:
+            args.props["clusterName"]
+        except UnknownValueError as exc:
+            seen["unknown"] = exc.message
+        report("probe", None)
+
+    def stack_probe(args, report):
+        group = next(r for r in args.resources if r.name == "gpu-reserved")
+        seen["stack_deps"] = sorted(d.name for d in group.property_dependencies["launchTemplate"])
+        seen["parent"] = group.parent.resource_type
+
+    policies_ = [
+        ResourceValidationPolicy("probe", "probe", validate=probe, enforcement_level=EnforcementLevel.MANDATORY,
+                                 config_schema=PolicyConfigSchema({"limit": {"type": "integer", "default": 3}})),
+        StackValidationPolicy("stack-probe", "stack probe", validate=stack_probe),
+    ]
+    report = offline.evaluate(good_aws_eu().steps, "x", write_config(tmp_path, {}), policies=policies_)
+    assert seen["maxSize"] == 4.0 and isinstance(seen["maxSize"], float)
+    assert (seen["region"], seen["provider_type"]) == ("eu-central-1", "pulumi:providers:aws")
+    assert seen["config"] == {"limit": 3.0}
+    assert seen["unknown"] == "string value at .clusterName can't be known during preview"
+    assert seen["stack_deps"] == ["gpu-reserved-lt"] and seen["parent"] == "pulumi:pulumi:Stack"
+    assert [(v.policy, v.name, v.type, v.message) for v in report.verdicts] == [
+        ("probe", "gpu-burst", "aws:eks/nodeGroup:NodeGroup", "probe")]
+
+
+def test_policy_reading_an_unknown_becomes_advisory_like_the_engine(tmp_path):
+    def strict(args, report):
+        if args.resource_type == "aws:ec2/subnet:Subnet":
+            args.props["vpcId"]  # unknown during preview: the SDK turns this into an advisory
+
+    pol = [ResourceValidationPolicy("strict", "strict", validate=strict, enforcement_level=EnforcementLevel.MANDATORY)]
+    report = offline.evaluate(good_aws_eu().steps, "x", write_config(tmp_path, {}), policies=pol)
+    assert [(v.enforcement_level, v.name) for v in report.verdicts] == [("advisory", "private-a")]
+    assert "can't run policy 'strict' from policy pack 'aiplat@v0.1.0' during preview" in report.verdicts[0].message
+    assert report.exit_code == 0
+
+
+def test_report_json_and_table(tmp_path):
+    (tmp_path / "a.yaml").write_text(approved_catalog(expires="2020-01-01"))
+    cfg = write_config(tmp_path, {"model-approval": {"catalogPath": str(tmp_path / "a.yaml")}})
+    report = offline.evaluate(good_aws_eu().steps, "fixture", cfg)
+    doc = report.to_json()
+    assert doc["stack"] == "fixture" and doc["mandatory_violations"] == 1
+    assert doc["policies"]["model-approval"] == {"enforcementLevel": "mandatory", "violations": 1}
+    assert doc["verdicts"][0]["policy"] == "model-approval" and doc["verdicts"][0]["name"] == "triton"
+    assert set(doc["verdicts"][0]) == {"policy", "enforcement_level", "urn", "type", "name", "message"}
+    json.dumps(doc)
+    from rich.console import Console
+    console = Console(record=True, width=200)
+    console.print(report.table())
+    assert "model-approval" in console.export_text()
+
+
+def test_analyzer_info_is_what_the_cli_would_read():
+    info = offline.make_servicer().GetAnalyzerInfo(None, None)
+    assert info.name == "aiplat" and info.version == offline.pack_version() == "0.1.0"
+    assert [p.name for p in info.policies] == NAMES

@@ -1,0 +1,144 @@
+"""security-baseline through the SDK analyzer: the fixture stacks pass; each weakness is
+named with the resource and the input to change."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from policies import offline
+from tests.policy_steps import UNKNOWN, approved_catalog, eu_config, good_aws_eu, good_gcp_eu
+
+
+def run(g, tmp_path, **security):
+    (tmp_path / "approved.yaml").write_text(approved_catalog())
+    cfg = eu_config(tmp_path, tmp_path / "approved.yaml", security_baseline=security)
+    report = offline.evaluate(g.steps, "fixture", cfg)
+    return [(v.name, v.message) for v in report.by_policy("security-baseline")]
+
+
+def names(found):
+    return sorted(n for n, _ in found)
+
+
+def test_fixtures_pass(tmp_path):
+    assert run(good_aws_eu(), tmp_path) == []
+    assert run(good_gcp_eu(), tmp_path) == []
+
+
+def test_bucket_without_encryption_or_with_s3_managed_keys(tmp_path):
+    g = good_aws_eu()
+    g.remove("models-sse")
+    found = run(g, tmp_path)
+    assert names(found) == ["models"]
+    assert "no server-side encryption configuration" in found[0][1]
+    g = good_aws_eu()
+    g.inputs("models-sse")["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] = "AES256"
+    found = run(g, tmp_path)
+    assert names(found) == ["models"] and "encrypted with 'AES256'; use sseAlgorithm aws:kms" in found[0][1]
+    assert run(g, tmp_path, requireCustomerManagedKeys=False) == []
+
+
+def test_public_buckets(tmp_path):
+    g = good_aws_eu()
+    g.inputs("models-pab")["restrictPublicBuckets"] = False
+    p = g.state("models")["provider"]
+    g.add("aws:s3/bucketAclV2:BucketAclV2", "models-acl", {"bucket": UNKNOWN, "acl": "public-read"}, p,
+          deps={"bucket": [g.state("models")["urn"]]})
+    found = run(g, tmp_path)
+    assert names(found) == ["models-acl", "models-pab"]
+    assert "set restrictPublicBuckets=true" in dict(found)["models-pab"]
+    g = good_aws_eu()
+    g.remove("models-replica-pab")
+    found = run(g, tmp_path)
+    assert names(found) == ["models-replica"] and "no BucketPublicAccessBlock" in found[0][1]
+
+
+def test_gcs_public_access_and_all_users_binding(tmp_path):
+    g = good_gcp_eu()
+    g.inputs("models")["publicAccessPrevention"] = "inherited"
+    p = g.state("models")["provider"]
+    g.add("gcp:storage/bucketIAMMember:BucketIAMMember", "public-read", {
+        "bucket": "fixture-models", "role": "roles/storage.objectViewer", "member": "allUsers"}, p)
+    found = run(g, tmp_path)
+    assert names(found) == ["models", "public-read"]
+    assert "publicAccessPrevention='enforced'" in dict(found)["models"]
+
+
+def test_route_without_authorizer(tmp_path):
+    g = good_aws_eu()
+    p = g.state("api")["provider"]
+    g.add("aws:apigatewayv2/route:Route", "health", {"apiId": UNKNOWN, "routeKey": "GET /health"}, p)
+    found = [f for f in run(g, tmp_path) if f[0] == "health"]
+    assert len(found) == 1 and "route 'GET /health' has no authorizer" in found[0][1]
+    assert [f for f in run(g, tmp_path, publicRoutes=["GET /health"]) if f[0] == "health"] == []
+
+
+def test_gcp_openapi_operation_without_security(tmp_path):
+    g = good_gcp_eu()
+    doc = "openapi: '3.0.0'\npaths:\n  /v2/models/{m}/infer:\n    post: {operationId: infer}\n"
+    g.add("gcp:apigateway/apiConfig:ApiConfig", "cfg", {"api": "a", "openapiDocuments": [{"document": {
+        "path": "spec.yaml", "contents": base64.b64encode(doc.encode()).decode()}}]}, g.state("models")["provider"])
+    found = run(g, tmp_path)
+    assert found == [("cfg", "gcp:apigateway/apiConfig:ApiConfig cfg: POST /v2/models/{m}/infer in spec.yaml has "
+                              "no security requirement; add a JWT securityDefinition to it")]
+
+
+def test_open_cluster_endpoint_only_matters_in_production(tmp_path):
+    g = good_aws_eu()
+    g.inputs("cluster")["vpcConfig"]["endpointPublicAccess"] = True
+    g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"] = ["0.0.0.0/0"]
+    found = run(g, tmp_path)
+    assert names(found) == ["cluster"] and "open to 0.0.0.0/0 in production" in found[0][1]
+    assert run(g, tmp_path, environment="dev") == []
+    g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"] = ["203.0.113.0/24"]
+    assert run(g, tmp_path) == []
+    # public access with no CIDR list means the AWS default, 0.0.0.0/0
+    del g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"]
+    assert names(run(g, tmp_path)) == ["cluster"]
+
+
+def test_gke_public_control_plane_in_production(tmp_path):
+    g = good_gcp_eu()
+    g.inputs("gke")["privateClusterConfig"]["enablePrivateEndpoint"] = False
+    found = run(g, tmp_path)
+    assert names(found) == ["gke"] and "masterAuthorizedNetworksConfig.cidrBlocks" in found[0][1]
+
+
+def test_static_keys_and_missing_workload_identity(tmp_path):
+    g = good_aws_eu()
+    p = g.state("vpc")["provider"]
+    g.add("aws:iam/accessKey:AccessKey", "ci-key", {"user": "ci"}, p)
+    g.remove("oidc")
+    found = run(g, tmp_path)
+    assert names(found) == ["ci-key", "cluster"]
+    assert "static IAM access key; use IRSA" in dict(found)["ci-key"]
+    assert "no workload identity" in dict(found)["cluster"]
+    g = good_gcp_eu()
+    g.add("gcp:serviceaccount/key:Key", "sa-key", {"serviceAccountId": "sa"}, g.state("models")["provider"])
+    del g.inputs("gke")["workloadIdentityConfig"]
+    assert names(run(g, tmp_path)) == ["gke", "sa-key"]
+
+
+def test_unprotected_and_force_destroy_state(tmp_path):
+    g = good_aws_eu()
+    g.state("secrets")["protect"] = False
+    g.inputs("models")["forceDestroy"] = True
+    found = run(g, tmp_path)
+    assert sorted(found) == [
+        ("models", "aws:s3/bucketV2:BucketV2 models: forceDestroy=true deletes its data with the resource; remove it"),
+        ("secrets", "aws:kms/key:Key secrets: stateful but not protected; register it with protect=True"),
+    ]
+
+
+@pytest.mark.parametrize("mutate,expect", [
+    (lambda g: g.inputs("gpu-reserved-lt")["blockDeviceMappings"][0]["ebs"].update(encrypted="false"),
+     "blockDeviceMappings[0].ebs.encrypted is not true"),
+    (lambda g: g.inputs("cluster").pop("encryptionConfig"), "no envelope encryption of Kubernetes secrets"),
+])
+def test_unencrypted_disks_and_secrets(tmp_path, mutate, expect):
+    g = good_aws_eu()
+    mutate(g)
+    found = run(g, tmp_path)
+    assert len(found) == 1 and expect in found[0][1]
