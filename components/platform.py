@@ -21,6 +21,7 @@ import pulumi_gcp as gcp
 
 from components.cluster import Cluster, ClusterArgs
 from components.config import PlatformConfig, RegionConfig
+from components.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
 from components.network import Network, NetworkArgs
 
 
@@ -34,6 +35,8 @@ class Region:
     network: Network
     cluster: Cluster
     outputs: dict[str, Any] = field(default_factory=dict)
+    gpu_pools: dict[str, "GpuPool"] = field(default_factory=dict)
+    """Pool name -> GpuPool (node_selector, tolerations, max_gpus, ... for Triton)."""
 
 
 class AiPlatform(pulumi.ComponentResource):
@@ -115,7 +118,122 @@ class AiPlatform(pulumi.ComponentResource):
         # Per-region components that build on the cluster are added below, in dependency
         # order: GPU pools -> Triton endpoints -> vector store -> gateway. Each takes its
         # own typed args and `pulumi.ResourceOptions(parent=self, provider=provider)`.
+        self._build_gpu_pools(region)
         return region
+
+    def _build_gpu_pools(self, region: Region) -> None:
+        """The region's GPU pools, then the cluster's GPU add-ons once (autoscaler, DCGM)."""
+        cfg, rc, cluster = self.config, region.config, region.cluster
+        if not rc.gpu_pools:
+            return
+        prefix = f"{self._name}-{rc.name}"
+        cluster_name = _cluster_name(self.stack, rc.name)
+        subnets = dict(zip(rc.zones, region.network.private_subnet_ids)) if cfg.cloud == "aws" else {}
+        opts = pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[cluster])
+        for pc in rc.gpu_pools:
+            region.gpu_pools[pc.name] = GpuPool(
+                f"{prefix}-{pc.name}",
+                GpuPoolArgs(
+                    cloud=cfg.cloud,
+                    region=rc.name,
+                    pool=pc.name,
+                    instance_type=pc.instance_type,
+                    max_nodes=pc.max_nodes,
+                    reserved_nodes=pc.reserved_nodes,
+                    spot_max_nodes=pc.spot_max_nodes,
+                    commitment=pc.commitment,
+                    zones=list(pc.zones or rc.zones),
+                    cluster_name=cluster_name,
+                    cluster=cluster.name,
+                    subnet_ids=subnets,
+                    node_role_arn=cluster.node_role_arn,
+                    node_service_account=cluster.node_service_account,
+                    gcp_project=cfg.gcp_project,
+                    tags=self.tags,
+                ),
+                opts,
+            )
+        GpuAddons(
+            f"{prefix}-gpu",
+            GpuAddonsArgs(
+                cloud=cfg.cloud,
+                region=rc.name,
+                cluster_name=cluster_name,
+                kube_provider=cluster.kube_provider,
+                pools=list(region.gpu_pools.values()),
+                kubernetes_version=cfg.cluster.kubernetes_version,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
+                tags=self.tags,
+            ),
+            pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=list(region.gpu_pools.values())),
+        )
+        region.outputs["gpu_pools"] = {
+            name: {
+                "reserved_nodes": p.reserved_nodes,
+                "max_nodes": p.max_nodes,
+                "spot_max_nodes": p.spot_max_nodes,
+                "gpus_per_node": p.gpus_per_node,
+                "reserved_gpus": p.reserved_gpus,
+                "max_gpus": p.max_gpus,
+                "node_group_names": p.node_group_names,
+            }
+            for name, p in region.gpu_pools.items()
+        }
+
+    def _build_endpoints(self, region: Region) -> None:
+        """One TritonEndpoint per serving endpoint that runs in this region, on its GpuPool."""
+        cfg = self.config
+        if cfg.serving is None:
+            return
+        stack_regions = [r.name for r in cfg.regions]
+        for ep in cfg.serving.endpoints:
+            if region.name not in ep.resolved_regions(stack_regions):
+                continue
+            pool = region.gpu_pools.get(ep.pool)
+            endpoint = TritonEndpoint(
+                f"{self._name}-{region.name}-{ep.name}",
+                triton_args_from_config(cfg, self.stack, region.config, ep, region.cluster, pool),
+                # The pool's node group (and its device plugin) must exist before pods ask for GPUs.
+                pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[pool] if pool else []),
+            )
+            region.endpoints[ep.name] = endpoint
+            region.outputs.setdefault("endpoints", {})[ep.name] = {
+                "namespace": endpoint.namespace,
+                "service_name": endpoint.service_name,
+                "deployments": endpoint.deployments,
+                "bucket_uri": endpoint.bucket_uri,
+            }
+
+    def _build_gateway(self, region: Region) -> None:
+        """The regional ApiGateway in front of the region's Triton endpoints (config ``gateway``)."""
+        cfg, rc = self.config, region.config
+        if cfg.gateway is None:
+            return
+        targets = [endpoint_target(name, ep) for name, ep in region.endpoints.items()]
+        region.gateway = ApiGateway(
+            f"{self._name}-{rc.name}-gw",
+            ApiGatewayArgs(
+                cloud=cfg.cloud,
+                region=rc.name,
+                gateway=cfg.gateway,
+                endpoints=targets,
+                kube_provider=region.cluster.kube_provider,
+                production=cfg.production,
+                vpc_id=region.network.vpc_id,
+                vpc_cidr=rc.cidr,
+                private_subnet_ids=region.network.private_subnet_ids,
+                gcp_project=cfg.gcp_project,
+                network=region.network.network,
+                zones=list(rc.zones),
+                endpoints_service=endpoints_service_name(self.stack, cfg.gcp_project) if cfg.cloud == "gcp" else None,
+                tags=self.tags,
+            ),
+            pulumi.ResourceOptions(
+                parent=self, provider=region.provider, depends_on=list(region.endpoints.values())
+            ),
+        )
+        region.outputs["gateway"] = {"routes": region.gateway.routes, "api_id": region.gateway.api_id}
 
     def _build_global(self) -> None:
         # Stack-wide components (global routing, budgets, cloud alarms) are added here.
