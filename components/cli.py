@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "components.preflight",
     "components.rules",
     "components.vectors_cmd",
+    "policies.models_cli",  # after serving.cli: adds `approve` to its `models` parser
 ]
 
 
