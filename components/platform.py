@@ -23,6 +23,8 @@ from components.cluster import Cluster, ClusterArgs
 from components.config import PlatformConfig, RegionConfig
 from components.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
 from components.network import Network, NetworkArgs
+from components.triton import TritonEndpoint
+from components.triton import args_from_config as triton_args_from_config
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Region:
     outputs: dict[str, Any] = field(default_factory=dict)
     gpu_pools: dict[str, "GpuPool"] = field(default_factory=dict)
     """Pool name -> GpuPool (node_selector, tolerations, max_gpus, ... for Triton)."""
+    endpoints: dict[str, "TritonEndpoint"] = field(default_factory=dict)
+    """Endpoint name -> TritonEndpoint serving in this region (built after the GPU pools)."""
 
 
 class AiPlatform(pulumi.ComponentResource):
@@ -119,6 +123,7 @@ class AiPlatform(pulumi.ComponentResource):
         # order: GPU pools -> Triton endpoints -> vector store -> gateway. Each takes its
         # own typed args and `pulumi.ResourceOptions(parent=self, provider=provider)`.
         self._build_gpu_pools(region)
+        self._build_endpoints(region)
         return region
 
     def _build_gpu_pools(self, region: Region) -> None:
