@@ -17,6 +17,7 @@ from components.errors import AiplatError
 
 # Modules that contribute subcommands, in help order. Add yours here.
 COMMAND_MODULES = [
+    "serving.cli",
     "components.check",
     "components.capacity_cmd",
     "components.preflight",
