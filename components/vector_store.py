@@ -182,7 +182,7 @@ class IndexSpec(_Model):
         for key, value in self.params.items():
             if key not in allowed:
                 known = ", ".join(allowed) or "none"
-                errors.append(_err(("params", key), f"not a {self.type} parameter (it takes: {known})", value))
+                errors.append(_err(("params", key), f"not a parameter of {self.type} (it takes: {known})", value))
                 continue
             _, lo, hi = allowed[key]
             if not lo <= value <= hi:
@@ -226,9 +226,11 @@ class CollectionSpec(_Model):
     @model_validator(mode="after")
     def _cross(self) -> "CollectionSpec":
         errors = []
-        taken = {self.primary_key.name: ("primary_key", "name"), self.vector_field: ("vector_field",)}
-        if self.vector_field == self.primary_key.name:
+        taken = {self.primary_key.name: ("primary_key", "name")}
+        if self.vector_field in taken:
             errors.append(_err(("vector_field",), f"{self.vector_field!r} is also the primary key name", self.vector_field))
+        else:
+            taken[self.vector_field] = ("vector_field",)
         for i, f in enumerate(self.scalar_fields):
             if f.name in taken:
                 other = ".".join(taken[f.name])

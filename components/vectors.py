@@ -9,7 +9,9 @@ never leaves a half-applied stack; a second apply with the same specs reports ev
 collection ``unchanged`` and makes no calls that write.
 
 What apply never does: drop or recreate a collection, drop a field or an index, or
-alter an existing field. Those are migrations and stay deliberate.
+alter an existing field. Those are migrations and stay deliberate. Load state is
+runtime, not schema: apply loads what it creates or indexes and otherwise leaves it
+alone (Milvus Lite forgets load state when its process exits).
 
 Milvus Lite (a ``*.db`` URI) accepts any index type at create time and only fails in
 its background build, so plans against Lite refuse the types Lite cannot build
@@ -327,12 +329,15 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
 
         if not Path(uri).parent.is_dir():
             raise UsageError(f"cannot open Milvus Lite database {uri}: directory {Path(uri).parent} does not exist")
+    # Milvus Lite serves a database file to one process at a time (a file lock); its own
+    # error says only "Open local milvus failed", so name the likely cause.
+    hint = " (Milvus Lite opens a database file in one process at a time: is another program using it?)" if is_milvus_lite(uri) else ""
     try:
         return MilvusClient(uri=uri, token=token or "", timeout=timeout)
     except MilvusException as exc:
-        raise UsageError(f"cannot connect to Milvus at {uri}: {exc.message}") from None
+        raise UsageError(f"cannot connect to Milvus at {uri}: {exc.message}{hint}") from None
     except Exception as exc:  # grpc and socket errors surface with many types
-        raise UsageError(f"cannot connect to Milvus at {uri}: {exc}") from None
+        raise UsageError(f"cannot connect to Milvus at {uri}: {exc}{hint}") from None
 
 
 def apply(uri: str, specs: list[CollectionSpec], token: str | None = None, *, dry_run: bool = False,
@@ -362,5 +367,6 @@ def apply(uri: str, specs: list[CollectionSpec], token: str | None = None, *, dr
 
 
 def quiet_pymilvus() -> None:
-    """pymilvus logs every failed RPC with a traceback; the CLI reports errors itself."""
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    """pymilvus and Milvus Lite log failures with tracebacks; the CLI reports errors itself."""
+    for name in ("pymilvus", "milvus_lite"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
