@@ -44,8 +44,8 @@ SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
 TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
 
 # Node label the GPU pools carry; kube-state-metrics exports it (allow-listed by the
-# Monitoring component) as kube_node_labels{label_aiplat_io_gpu_pool=...}.
-POOL_NODE_LABEL = "aiplat.io/gpu-pool"
+# Monitoring component) as kube_node_labels{label_aiplat_io_pool=...}.
+POOL_NODE_LABEL = "aiplat.io/pool"  # components.gpu_pool.LABEL_POOL
 REGION_NODE_LABEL = "topology.kubernetes.io/region"
 
 # Prometheus durations: one or more <int><unit>, e.g. 5m, 1h30m, 30s.

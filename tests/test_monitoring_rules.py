@@ -197,7 +197,7 @@ def test_pool_caps_come_from_the_stack_including_the_spot_tier(tmp_path):
     assert [(r["labels"]["pool"], r["labels"]["region"], r["expr"].rsplit(">= ", 1)[1]) for r in caps] == [
         ("l40s", "us-east-1", "10"), ("small", "us-east-1", "2")]
     assert caps[0]["expr"] == (
-        'count(kube_node_labels{label_aiplat_io_gpu_pool="l40s", '
+        'count(kube_node_labels{label_aiplat_io_pool="l40s", '
         'label_topology_kubernetes_io_region="us-east-1"}) >= 10')
 
 
