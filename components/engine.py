@@ -153,7 +153,9 @@ class _Mocks(pmocks.Mocks):
     def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
         region = self.monitor.provider_region(args.provider) or inputs.get("region") or "us-east-1"
-        physical = inputs.get("name") or f"{args.name}-{_h(args.name, 7)}"
+        # A name that is itself unknown at preview (e.g. an ACM validation record's) is not an id.
+        given = inputs.get("name")
+        physical = given if isinstance(given, str) and given else f"{args.name}-{_h(args.name, 7)}"
         rid = _resource_id(args.typ, args.name, physical)
         outputs = {**inputs, **_computed(args.typ, args.name, physical, region, inputs, rid)}
         return rid, outputs

@@ -25,6 +25,8 @@ from components.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
 from components.network import Network, NetworkArgs
 from components.triton import TritonEndpoint
 from components.triton import args_from_config as triton_args_from_config
+from components.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
+from components.gateway import endpoint_target, endpoints_service_name
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Region:
     """Pool name -> GpuPool (node_selector, tolerations, max_gpus, ... for Triton)."""
     endpoints: dict[str, "TritonEndpoint"] = field(default_factory=dict)
     """Endpoint name -> TritonEndpoint serving in this region (built after the GPU pools)."""
+    gateway: "ApiGateway | None" = None
 
 
 class AiPlatform(pulumi.ComponentResource):
@@ -124,6 +127,7 @@ class AiPlatform(pulumi.ComponentResource):
         # own typed args and `pulumi.ResourceOptions(parent=self, provider=provider)`.
         self._build_gpu_pools(region)
         self._build_endpoints(region)
+        self._build_gateway(region)  # last: it routes to everything above
         return region
 
     def _build_gpu_pools(self, region: Region) -> None:
@@ -242,7 +246,35 @@ class AiPlatform(pulumi.ComponentResource):
 
     def _build_global(self) -> None:
         # Stack-wide components (global routing, budgets, cloud alarms) are added here.
-        pass
+        self._build_routing()
+
+    def _build_routing(self) -> None:
+        """One global hostname over the regional gateways (Route 53 latency / global LB)."""
+        cfg = self.config
+        gateways = {name: r.gateway for name, r in self.regions.items() if r.gateway is not None}
+        if cfg.gateway is None or not gateways:
+            return
+        # GCP's ESP service config routes to every endpoint in any region (same cluster DNS names).
+        targets = {}
+        for r in self.regions.values():
+            for name, ep in r.endpoints.items():
+                targets.setdefault(name, endpoint_target(name, ep))
+        first = next(iter(self.regions.values()))
+        self.routing = GlobalRouting(
+            f"{self._name}-routing",
+            GlobalRoutingArgs(
+                cloud=cfg.cloud,
+                gateway=cfg.gateway,
+                gateways=gateways,
+                stack=self.stack,
+                gcp_project=cfg.gcp_project,
+                endpoint_targets=list(targets.values()),
+                production=cfg.production,
+                tags=self.tags,
+            ),
+            # Route 53 and global GCP resources are not regional: the first region's provider will do.
+            pulumi.ResourceOptions(parent=self, provider=first.provider),
+        )
 
     def _region_provider(self, region: str) -> pulumi.ProviderResource:
         if self.config.cloud == "aws":

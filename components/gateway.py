@@ -1,0 +1,1035 @@
+"""API gateway and global routing: authenticated, throttled, health-checked entry to Triton.
+
+**AWS, per region** (``ApiGateway``): an API Gateway HTTP API whose every route carries a
+JWT authorizer (issuer/audiences from config); a ``$default`` stage with default route
+throttling (rate, burst) and JSON access logs to a CloudWatch log group with retention;
+a private integration through a VPC link (private subnets) to an *internal ALB* in front
+of the Triton pods. The ALB does the model routing: one listener rule per route, and for
+an unversioned model route with a canary a *weighted forward* to a stable and a canary
+target group, so the split is exactly the configured weight (HTTP API integrations have
+no weights of their own; two integrations on one route are impossible). Version routes
+(``/v2/models/<m>/versions/<v>/infer``) are pinned to the target group of the Deployment
+that serves that version. Target groups (type ``ip``) are filled with Triton pod IPs by
+the AWS Load Balancer Controller's ``TargetGroupBinding`` (elbv2.k8s.aws/v1beta1), one per
+track Service; **the controller must run in the cluster** (it is not installed here).
+The custom domain (``apigatewayv2.DomainName``, the *global* hostname, with an ACM
+certificate DNS-validated in the hosted zone) maps to the stage.
+
+``/health``: clients get it on the client API *with* a JWT like every other route. Route 53
+health checkers cannot send a token, so each region also has a tiny separate health API
+(one route, ``GET /health``, no authorizer, throttled to 10 rps, reachable only on its
+execute-api hostname, never via the custom domain) whose integration rewrites the path to
+Triton's ``/v2/health/ready`` through the same VPC link and ALB. It answers readiness
+(no model data), so it is listed as the one deliberate public route (``publicRoutes`` of
+the security-baseline policy).
+
+**AWS, global** (``GlobalRouting``): per region a Route 53 latency record (alias to the
+regional custom domain, ``set_identifier`` = region) with an HTTPS health check on the
+health API's ``/health``; when Triton is not ready in a region the check fails and Route
+53 stops answering with that region.
+
+**GCP**: API Gateway was rejected because its backends must be publicly reachable (it has
+no VPC connectivity to private GKE services). Instead one *global external Application
+Load Balancer* (EXTERNAL_MANAGED): its anycast IP is the global hostname and it sends each
+client to the nearest region whose backends pass the health check, so global routing and
+failover come with it. Cloud Armor throttles (excess -> 429) and denies the probe-only
+path from the internet. JWTs are validated per region by ESPv2 (the proxy API Gateway is
+built on) from a generated Cloud Endpoints OpenAPI 2.0 document (``x-google-issuer``,
+``x-google-audiences``, ``x-google-backend`` per operation to the per-track Triton
+Services). Versioned routes are exact; on GCP an unversioned route with a canary goes to a
+``triton-split`` Service selecting both tracks, so the split follows the ready pods of
+each track (ESPv2 cannot weight; the canary's replica cap is sized from the weight) — the
+weight is exact per request on AWS only.
+
+**Overload path**: (1) over the stage rate/burst, API Gateway answers 429 before anything
+reaches the VPC (GCP: Cloud Armor ``throttle`` -> 429); (2) within the rate, Triton's
+dynamic batcher queue is bounded (``serving`` ``QueuePolicy``: ``max_queue_size``,
+``timeout_action: REJECT``), so a full queue fails the request at once (HTTP 503,
+"Exceeds maximum queue size") instead of letting it wait; (3) the integration timeout
+(29 s on AWS) and ALB idle timeout bound anything still slow, answered as 504.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.cluster import short_id
+from components.config import HEALTH_PATH, GatewayConfig, GatewayRouteConfig
+
+TRITON_READY = "/v2/health/ready"
+STABLE, CANARY = "stable", "canary"
+HEALTH_API_RATE, HEALTH_API_BURST = 10, 20  # Route 53 checkers: ~16 probes per interval
+ESP_IMAGE = "gcr.io/endpoints-release/endpoints-runtime:2.49.0"  # pinned ESPv2
+ESP_PORT = 8080
+SPLIT_SERVICE = "triton-split"  # GCP: both tracks of an endpoint, for canary-weighted routes
+# Google front-end and health-checker source ranges (load balancing docs, "firewall rules").
+GOOGLE_LB_RANGES = ["35.191.0.0/16", "130.211.0.0/22"]
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "latency": "$context.responseLatency",
+        "integrationLatency": "$context.integrationLatency",
+        "integrationStatus": "$context.integrationStatus",
+        "integrationErrorMessage": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+        "subject": "$context.authorizer.claims.sub",
+        "responseLength": "$context.responseLength",
+    },
+    separators=(",", ":"),
+)
+
+
+# -- plain-value contract with the Triton endpoints ----------------------------------------
+@dataclass(frozen=True)
+class TrackTarget:
+    """One Deployment of an endpoint (stable or canary) and the model versions it serves."""
+
+    track: Literal["stable", "canary"]
+    service: str
+    """The ClusterIP Service that selects exactly this track's pods (TritonEndpoint.track_services)."""
+    versions: dict[str, str]
+    """model name -> version this track serves."""
+
+
+@dataclass(frozen=True)
+class EndpointTarget:
+    """A Triton endpoint the gateway routes to; works without a TritonEndpoint object."""
+
+    name: str
+    namespace: str
+    service_name: str
+    """The endpoint's default (stable) Service."""
+    tracks: list[TrackTarget]
+    http_port: int = 8000
+    canary_weights: dict[str, int] = field(default_factory=dict)
+    """model -> percent of its unversioned traffic to the canary track (0-100). Default none."""
+
+    def track(self, name: str) -> TrackTarget | None:
+        return next((t for t in self.tracks if t.track == name), None)
+
+    @property
+    def models(self) -> list[str]:
+        out: list[str] = []
+        for t in self.tracks:
+            out += [m for m in t.versions if m not in out]
+        return out
+
+
+@dataclass(frozen=True)
+class Route:
+    """A resolved route: method + path, its target endpoint and how traffic splits over tracks."""
+
+    method: str
+    path: str
+    endpoint: str | None
+    forward: tuple[tuple[str, int], ...]  # (track, weight percent); empty for /health
+    auth: str = "jwt"
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def is_health(self) -> bool:
+        return self.path == HEALTH_PATH
+
+
+def default_routes(endpoints: list[EndpointTarget]) -> list[GatewayRouteConfig]:
+    """Per model: the unversioned infer route and one per served version; plus GET /health."""
+    routes = [GatewayRouteConfig(path=HEALTH_PATH, methods=["GET"], auth="none")]
+    for ep in endpoints:
+        for model in ep.models:
+            routes.append(GatewayRouteConfig(path=f"/v2/models/{model}/infer", endpoint=ep.name, model=model))
+            versions = sorted({t.versions[model] for t in ep.tracks if model in t.versions})
+            for v in versions:
+                routes.append(
+                    GatewayRouteConfig(
+                        path=f"/v2/models/{model}/versions/{v}/infer", endpoint=ep.name, model=model, version=v
+                    )
+                )
+    return routes
+
+
+def resolve_routes(routes: list[GatewayRouteConfig] | None, endpoints: list[EndpointTarget]) -> list[Route]:
+    """Routes from config (or the defaults) -> per-method routes with their track split.
+
+    Endpoints missing in a region (a serving endpoint not deployed there) drop their routes
+    in that region. A version no track serves is a configuration error.
+    """
+    by_name = {e.name: e for e in endpoints}
+    out: list[Route] = []
+    for i, r in enumerate(routes if routes is not None else default_routes(endpoints)):
+        if r.path == HEALTH_PATH:
+            out += [Route(m, r.path, None, (), r.auth) for m in r.http_methods]
+            continue
+        ep = by_name.get(r.endpoint or "")
+        if ep is None:
+            continue
+        out += [Route(m, r.path, ep.name, _split(ep, r, i), r.auth) for m in r.http_methods]
+    if not any(x.is_health for x in out):
+        # Global routing always probes /health; clients get it too (with a JWT).
+        out.insert(0, Route("GET", HEALTH_PATH, None, ()))
+    return out
+
+
+def _split(ep: EndpointTarget, r: GatewayRouteConfig, i: int) -> tuple[tuple[str, int], ...]:
+    if r.version is not None:
+        track = next((t.track for t in ep.tracks if t.versions.get(r.model or "") == r.version), None)
+        if track is None:
+            raise ValueError(f"gateway.routes[{i}].version: no Deployment of {ep.name} serves {r.model} v{r.version}")
+        return ((track, 100),)
+    weight = ep.canary_weights.get(r.model or "", 0)
+    canary = ep.track(CANARY)
+    if r.model and weight > 0 and canary is not None and r.model in canary.versions:
+        return ((STABLE, 100 - weight), (CANARY, weight)) if weight < 100 else ((CANARY, 100),)
+    return ((STABLE, 100),)
+
+
+def _specificity(r: Route) -> tuple:
+    # ALB evaluates rules by priority: pinned versions and literal paths before {param} ones.
+    return ("{" in r.path, -r.path.count("/"), r.path, r.method)
+
+
+# -- OpenAPI documents -----------------------------------------------------------------
+def _params(path: str) -> list[str]:
+    return [s[1:-1] for s in path.split("/") if s.startswith("{")]
+
+
+def openapi3(title: str, domain: str, issuer: str, audiences: list[str], routes: list[Route]) -> dict[str, Any]:
+    """OpenAPI 3.0 description of the client API (exported; every operation requires the JWT)."""
+    paths: dict[str, dict] = {}
+    for r in routes:
+        op: dict[str, Any] = {
+            "operationId": _op_id(r),
+            "summary": "Triton readiness of the region" if r.is_health else f"KServe v2 inference ({r.endpoint})",
+            "security": [{"jwt": []}],
+            "responses": {
+                "200": {"description": "OK"},
+                "401": {"description": "Missing or invalid JWT"},
+                "429": {"description": "Throttled by the gateway (rate/burst)"},
+                "503": {"description": "Triton queue full (REJECT) or not ready"},
+            },
+        }
+        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in _params(r.path)]
+        if params:
+            op["parameters"] = params
+        if r.method in ("POST", "PUT", "PATCH") and not r.is_health:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferRequest"}}},
+            }
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": "1.0.0"},
+        "servers": [{"url": f"https://{domain}"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "jwt": {
+                    "type": "openIdConnect",
+                    "openIdConnectUrl": f"{issuer.rstrip('/')}/.well-known/openid-configuration",
+                    "x-audiences": list(audiences),
+                }
+            },
+            "schemas": {
+                "InferRequest": {
+                    "type": "object",
+                    "required": ["inputs"],
+                    "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "items": {"type": "object"}}},
+                }
+            },
+        },
+    }
+
+
+def esp_openapi2(
+    service: str, issuer: str, jwks_uri: str, audiences: list[str], routes: list[Route],
+    backends: dict[tuple[str, str], str], health_backend: str | None, rate_per_minute: int,
+) -> dict[str, Any]:
+    """The Cloud Endpoints (ESPv2) service config: JWT on every client operation, backends per route.
+
+    ``backends`` maps (endpoint, track) -> ``http://host:port``; the probe-only operation
+    ``GET /v2/health/ready`` is the one without security (Cloud Armor blocks it from the
+    internet; only the load balancer's health checkers reach it).
+    """
+    paths: dict[str, dict] = {}
+    for r in routes:
+        if r.is_health:
+            if health_backend is None:
+                continue
+            backend = {"address": f"{health_backend}{TRITON_READY}", "path_translation": "CONSTANT_ADDRESS"}
+        else:
+            track = r.forward[0][0] if len(r.forward) == 1 else None
+            addr = backends[(r.endpoint, track)] if track else backends[(r.endpoint, "service")]
+            backend = {"address": addr, "path_translation": "APPEND_PATH_TO_ADDRESS", "deadline": 60.0}
+        op = {
+            "operationId": _op_id(r),
+            "security": [{"jwt": []}],
+            "x-google-backend": backend,
+            "x-google-quota": {"metricCosts": {"inference-requests": 1}},
+            "responses": {"200": {"description": "OK"}},
+        }
+        params = [{"name": p, "in": "path", "required": True, "type": "string"} for p in _params(r.path)]
+        if params:
+            op["parameters"] = params
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    if health_backend is not None:
+        paths[TRITON_READY] = {
+            "get": {
+                "operationId": "probeReady",
+                "security": [],
+                "x-google-backend": {"address": f"{health_backend}{TRITON_READY}", "path_translation": "CONSTANT_ADDRESS"},
+                "responses": {"200": {"description": "Triton ready"}},
+            }
+        }
+    return {
+        "swagger": "2.0",
+        "info": {"title": service, "version": "1.0.0"},
+        "host": service,
+        "schemes": ["https"],
+        "produces": ["application/json"],
+        "paths": paths,
+        "securityDefinitions": {
+            "jwt": {
+                "type": "oauth2",
+                "flow": "implicit",
+                "authorizationUrl": "",
+                "x-google-issuer": issuer,
+                "x-google-jwks_uri": jwks_uri,
+                "x-google-audiences": ",".join(audiences),
+            }
+        },
+        "x-google-management": {
+            "metrics": [{"name": "inference-requests", "displayName": "Inference requests", "valueType": "INT64",
+                         "metricKind": "DELTA"}],
+            "quota": {"limits": [{"name": "inference-per-minute", "metric": "inference-requests",
+                                  "unit": "1/min/{project}", "values": {"STANDARD": rate_per_minute}}]},
+        },
+    }
+
+
+def _op_id(r: Route) -> str:
+    words = [w.strip("{}") for w in r.path.split("/") if w]
+    return r.method.lower() + "".join(w[:1].upper() + w[1:].replace("-", "_").replace(".", "_") for w in words)
+
+
+# -- the regional component ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ApiGatewayArgs:
+    cloud: Literal["aws", "gcp"]
+    region: str
+    gateway: GatewayConfig
+    endpoints: list[EndpointTarget]
+    """The region's Triton endpoints (plain values). Default: none (only /health, answered 503)."""
+    kube_provider: k8s.Provider
+    production: bool = False
+    vpc_id: pulumi.Input[str] | None = None
+    """AWS: the region's VPC, its CIDR and private subnets (VPC link, internal ALB)."""
+    vpc_cidr: str | None = None
+    private_subnet_ids: list[pulumi.Input[str]] = field(default_factory=list)
+    gcp_project: str | None = None
+    network: pulumi.Input[str] | None = None
+    """GCP: the region's VPC (firewall for the load balancer's proxies and health checkers)."""
+    zones: list[str] = field(default_factory=list)
+    """GCP: the zones GKE creates the ESP network endpoint groups in."""
+    endpoints_service: str | None = None
+    """GCP: the Cloud Endpoints service name ESPv2 loads (from ``endpoints_service_name``)."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class ApiGateway(pulumi.ComponentResource):
+    """The regional gateway.
+
+    Outputs (both clouds): ``routes`` (route keys), ``openapi`` (OpenAPI 3 description).
+    AWS: ``api_id``, ``stage_name``, ``custom_domain_target`` and ``custom_domain_zone_id``
+    (alias target for latency records), ``health_host`` (probe hostname), ``log_group``.
+    GCP: ``neg_name`` (ESP network endpoint group per zone), ``neg_zones``.
+    """
+
+    api_id: pulumi.Output[str] | None = None
+    stage_name: str | None = None
+    custom_domain_target: pulumi.Output[str] | None = None
+    custom_domain_zone_id: pulumi.Output[str] | None = None
+    health_host: pulumi.Output[str] | None = None
+    log_group: pulumi.Output[str] | None = None
+    neg_name: str | None = None
+    neg_zones: list[str]
+
+    def __init__(self, name: str, args: ApiGatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aiplat:gateway:ApiGateway", name, None, opts)
+        self._name, self._in = name, args
+        self.neg_zones = []
+        g = args.gateway
+        self.route_list = resolve_routes(g.routes, args.endpoints)
+        self.routes = [r.key for r in self.route_list]
+        self.openapi = openapi3(f"aiplat inference {args.region}", g.domain, g.auth.issuer, g.auth.audiences,
+                                self.route_list)
+        if args.cloud == "aws":
+            self._aws()
+        else:
+            self._gcp()
+        self.register_outputs(
+            {
+                "routes": self.routes,
+                "api_id": self.api_id,
+                "custom_domain_target": self.custom_domain_target,
+                "health_host": self.health_host,
+                "neg_name": self.neg_name,
+            }
+        )
+
+    def _opts(self, **kw) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _k8s(self, **kw) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._in.kube_provider, **kw)
+
+    def _tags(self, role: str) -> dict[str, str]:
+        return {"Name": f"{self._name}-{role}", **self._in.tags}
+
+    # -- AWS -----------------------------------------------------------------------------
+    def _aws(self) -> None:
+        a, n, g = self._in, self._name, self._in.gateway
+        logs = aws.cloudwatch.LogGroup(
+            f"{n}-access-logs",
+            name=f"/aws/apigateway/{n}",
+            retention_in_days=g.retention_days(a.production),
+            tags=self._tags("access-logs"),
+            opts=self._opts(),
+        )
+        self.log_group = logs.name
+        link_sg = aws.ec2.SecurityGroup(
+            f"{n}-vpclink",
+            vpc_id=a.vpc_id,
+            description="API Gateway VPC link to the internal inference ALB",
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=80, to_port=80, cidr_blocks=[a.vpc_cidr])],
+            tags=self._tags("vpclink"),
+            opts=self._opts(),
+        )
+        alb_sg = aws.ec2.SecurityGroup(
+            f"{n}-alb",
+            vpc_id=a.vpc_id,
+            description="Internal inference ALB: only the VPC link in, only Triton HTTP out",
+            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=80, to_port=80,
+                                                      security_groups=[link_sg.id])],
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=8000, to_port=8000,
+                                                    cidr_blocks=[a.vpc_cidr])],
+            tags=self._tags("alb"),
+            opts=self._opts(),
+        )
+        alb = aws.lb.LoadBalancer(
+            f"{n}-alb",
+            name=short_id(f"{n}-alb", 32),
+            internal=True,
+            load_balancer_type="application",
+            subnets=a.private_subnet_ids,
+            security_groups=[alb_sg.id],
+            drop_invalid_header_fields=True,
+            idle_timeout=60,  # > Triton's worst single inference; API Gateway caps at 29 s anyway
+            enable_deletion_protection=a.production,
+            tags=self._tags("alb"),
+            opts=self._opts(),
+        )
+        listener = aws.lb.Listener(
+            f"{n}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",  # private hop inside the VPC, reachable only from the VPC link SG
+            default_actions=[_fixed(404, "no such route")],
+            tags=self._tags("http"),
+            opts=self._opts(),
+        )
+        tgs: dict[tuple[str, str], aws.lb.TargetGroup] = {}
+        for ep in a.endpoints:
+            for t in ep.tracks:
+                key = (ep.name, t.track)
+                tg = aws.lb.TargetGroup(
+                    f"{n}-{ep.name}-{t.track}",
+                    name=short_id(f"{n}-{ep.name}-{t.track}", 32),
+                    target_type="ip",  # pod IPs (VPC CNI), no node hop
+                    port=ep.http_port,
+                    protocol="HTTP",
+                    vpc_id=a.vpc_id,
+                    deregistration_delay=30,
+                    health_check=aws.lb.TargetGroupHealthCheckArgs(
+                        path=TRITON_READY, matcher="200", interval=10, healthy_threshold=2, unhealthy_threshold=2
+                    ),
+                    tags=self._tags(f"{ep.name}-{t.track}"),
+                    opts=self._opts(),
+                )
+                tgs[key] = tg
+                k8s.apiextensions.CustomResource(
+                    f"{n}-{ep.name}-{t.track}-tgb",
+                    api_version="elbv2.k8s.aws/v1beta1",
+                    kind="TargetGroupBinding",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=f"{ep.name}-{t.track}-gateway", namespace=ep.namespace,
+                        labels={"app.kubernetes.io/managed-by": "aiplat"},
+                    ),
+                    spec={
+                        "serviceRef": {"name": t.service, "port": ep.http_port},
+                        "targetGroupARN": tg.arn,
+                        "targetType": "ip",
+                        # the controller opens the pods' security group to the ALB on the Triton port
+                        "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": alb_sg.id}}],
+                                                    "ports": [{"protocol": "TCP", "port": ep.http_port}]}]},
+                    },
+                    opts=self._k8s(),
+                )
+        # Health: the first endpoint's stable track is the region's readiness signal.
+        primary = tgs.get((a.endpoints[0].name, STABLE)) if a.endpoints else None
+        rules = [(TRITON_READY, ["GET"], [(primary, 100)] if primary else None)]
+        for r in sorted((r for r in self.route_list if not r.is_health), key=_specificity):
+            rules.append((r.path, [r.method], [(tgs[(r.endpoint, tr)], w) for tr, w in r.forward]))
+        for prio, (path, methods, forward) in enumerate(rules, start=1):
+            aws.lb.ListenerRule(
+                f"{n}-rule-{prio}",
+                listener_arn=listener.arn,
+                priority=prio,
+                conditions=[
+                    aws.lb.ListenerRuleConditionArgs(
+                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[_alb_pattern(path)])
+                    ),
+                    aws.lb.ListenerRuleConditionArgs(
+                        http_request_method=aws.lb.ListenerRuleConditionHttpRequestMethodArgs(values=methods)
+                    ),
+                ],
+                actions=[_forward(forward) if forward else _fixed(503, "no Triton endpoint in this region")],
+                tags=self._tags(f"rule-{prio}"),
+                opts=self._opts(),
+            )
+
+        link = aws.apigatewayv2.VpcLink(
+            f"{n}-vpclink",
+            name=f"{n}-vpclink",
+            subnet_ids=a.private_subnet_ids,
+            security_group_ids=[link_sg.id],
+            tags=self._tags("vpclink"),
+            opts=self._opts(),
+        )
+        api = aws.apigatewayv2.Api(
+            f"{n}-api",
+            name=f"{n}-api",
+            protocol_type="HTTP",
+            description="aiplat inference API (JWT on every route)",
+            disable_execute_api_endpoint=True,  # clients come through the custom domain only
+            tags=self._tags("api"),
+            opts=self._opts(),
+        )
+        self.api_id = api.id
+        authorizer = aws.apigatewayv2.Authorizer(
+            f"{n}-jwt",
+            api_id=api.id,
+            name="jwt",
+            authorizer_type="JWT",
+            identity_sources=["$request.header.Authorization"],
+            jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
+                issuer=g.auth.issuer, audiences=list(g.auth.audiences)
+            ),
+            opts=self._opts(),
+        )
+        proxy = self._integration(f"{n}-triton", api, link, listener, None)
+        health = self._integration(f"{n}-health", api, link, listener, TRITON_READY)
+        for r in self.route_list:
+            aws.apigatewayv2.Route(
+                f"{n}-{_slug(r.key)}",
+                api_id=api.id,
+                route_key=r.key,
+                authorization_type="JWT",  # every client route, /health included
+                authorizer_id=authorizer.id,
+                target=(health if r.is_health else proxy).id.apply(lambda i: f"integrations/{i}"),
+                opts=self._opts(),
+            )
+        stage = aws.apigatewayv2.Stage(
+            f"{n}-stage",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=g.throttle.rate_per_second,
+                throttling_burst_limit=g.throttle.burst,
+                detailed_metrics_enabled=True,
+            ),
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            tags=self._tags("stage"),
+            opts=self._opts(),
+        )
+        self.stage_name = "$default"
+
+        # Same hostname in every region: Route 53 latency records pick the region.
+        if g.certificate == "create":
+            cert = aws.acm.Certificate(
+                f"{n}-cert", domain_name=g.domain, validation_method="DNS", tags=self._tags("cert"),
+                opts=self._opts(),
+            )
+            dvo = cert.domain_validation_options
+            record = aws.route53.Record(
+                f"{n}-cert-validation",
+                zone_id=g.hosted_zone,
+                name=dvo.apply(lambda o: o[0].resource_record_name if o else None),
+                type=dvo.apply(lambda o: o[0].resource_record_type if o else "CNAME"),
+                records=[dvo.apply(lambda o: o[0].resource_record_value if o else None)],
+                ttl=300,
+                allow_overwrite=True,  # ACM asks for the same CNAME in every region of the account
+                opts=self._opts(),
+            )
+            cert_arn = aws.acm.CertificateValidation(
+                f"{n}-cert", certificate_arn=cert.arn, validation_record_fqdns=[record.fqdn], opts=self._opts()
+            ).certificate_arn
+        else:
+            cert_arn = g.certificate[a.region]
+        domain = aws.apigatewayv2.DomainName(
+            f"{n}-domain",
+            domain_name=g.domain,
+            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+                certificate_arn=cert_arn, endpoint_type="REGIONAL", security_policy="TLS_1_2"
+            ),
+            tags=self._tags("domain"),
+            opts=self._opts(),
+        )
+        aws.apigatewayv2.ApiMapping(
+            f"{n}-mapping", api_id=api.id, domain_name=domain.id, stage=stage.id, opts=self._opts()
+        )
+        cfg = domain.domain_name_configuration
+        self.custom_domain_target = cfg.apply(lambda c: c.target_domain_name)
+        self.custom_domain_zone_id = cfg.apply(lambda c: c.hosted_zone_id)
+
+        # The probe-only API (see module docstring): one unauthenticated route, low throttle.
+        probe = aws.apigatewayv2.Api(
+            f"{n}-health-api",
+            name=f"{n}-health",
+            protocol_type="HTTP",
+            description="Route 53 health probe: Triton readiness only, no data",
+            tags=self._tags("health-api"),
+            opts=self._opts(),
+        )
+        probe_int = self._integration(f"{n}-probe", probe, link, listener, TRITON_READY)
+        aws.apigatewayv2.Route(
+            f"{n}-probe-health",
+            api_id=probe.id,
+            route_key=f"GET {HEALTH_PATH}",
+            authorization_type="NONE",
+            target=probe_int.id.apply(lambda i: f"integrations/{i}"),
+            opts=self._opts(),
+        )
+        aws.apigatewayv2.Stage(
+            f"{n}-health-stage",
+            api_id=probe.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=HEALTH_API_RATE, throttling_burst_limit=HEALTH_API_BURST
+            ),
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            tags=self._tags("health-stage"),
+            opts=self._opts(),
+        )
+        self.health_host = probe.id.apply(lambda i: f"{i}.execute-api.{a.region}.amazonaws.com")
+
+    def _integration(self, name, api, link, listener, path: str | None) -> aws.apigatewayv2.Integration:
+        return aws.apigatewayv2.Integration(
+            name,
+            api_id=api.id,
+            integration_type="HTTP_PROXY",
+            integration_method="ANY",
+            integration_uri=listener.arn,
+            connection_type="VPC_LINK",
+            connection_id=link.id,
+            payload_format_version="1.0",
+            timeout_milliseconds=29000,  # the HTTP API maximum; a slow model answers 504, never hangs
+            request_parameters={"overwrite:path": path} if path else None,
+            opts=self._opts(),
+        )
+
+    # -- GCP -----------------------------------------------------------------------------
+    def _gcp(self) -> None:
+        a, n = self._in, self._name
+        self.neg_name = short_id(f"{n}-esp", 60)
+        self.neg_zones = list(a.zones)
+        ns = k8s.core.v1.Namespace(
+            f"{n}-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name="aiplat-gateway"), opts=self._k8s()
+        )
+        gsa = gcp.serviceaccount.Account(
+            f"{n}-esp",
+            account_id=short_id(f"esp-{a.region}", 30),
+            display_name=f"ESPv2 gateway in {a.region}",
+            project=a.gcp_project,
+            opts=self._opts(),
+        )
+        member = gsa.email.apply(lambda e: f"serviceAccount:{e}")
+        for role in ("roles/servicemanagement.serviceController", "roles/cloudtrace.agent"):
+            gcp.projects.IAMMember(
+                f"{n}-esp-{role.split('/')[-1]}", project=a.gcp_project, role=role, member=member, opts=self._opts()
+            )
+        gcp.serviceaccount.IAMMember(
+            f"{n}-esp-wi",
+            service_account_id=gsa.name,
+            role="roles/iam.workloadIdentityUser",
+            member=f"serviceAccount:{a.gcp_project}.svc.id.goog[aiplat-gateway/esp]",
+            opts=self._opts(),
+        )
+        ksa = k8s.core.v1.ServiceAccount(
+            f"{n}-esp-ksa",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="esp", namespace=ns.metadata.name, annotations={"iam.gke.io/gcp-service-account": gsa.email}
+            ),
+            opts=self._k8s(),
+        )
+        for ep in a.endpoints:
+            if ep.track(CANARY) is None:
+                continue
+            k8s.core.v1.Service(
+                f"{n}-{ep.name}-split",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=SPLIT_SERVICE, namespace=ep.namespace,
+                                                    labels={"app.kubernetes.io/managed-by": "aiplat"}),
+                spec=k8s.core.v1.ServiceSpecArgs(
+                    type="ClusterIP",
+                    # both tracks (no aiplat.io/track); only routes of canaried models use it
+                    selector={"app.kubernetes.io/name": "triton", "app.kubernetes.io/instance": ep.name},
+                    ports=[k8s.core.v1.ServicePortArgs(name="http", port=ep.http_port, target_port="http")],
+                ),
+                opts=self._k8s(),
+            )
+        labels = {"app.kubernetes.io/name": "esp", "app.kubernetes.io/managed-by": "aiplat"}
+        k8s.apps.v1.Deployment(
+            f"{n}-esp",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="esp", namespace=ns.metadata.name, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=3 if a.production else 1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=ksa.metadata.name,
+                        topology_spread_constraints=[k8s.core.v1.TopologySpreadConstraintArgs(
+                            max_skew=1, topology_key="topology.kubernetes.io/zone",
+                            when_unsatisfiable="ScheduleAnyway",
+                            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                        )],
+                        containers=[k8s.core.v1.ContainerArgs(
+                            name="esp",
+                            image=ESP_IMAGE,
+                            args=[f"--service={a.endpoints_service}", "--rollout_strategy=managed",
+                                  f"--listener_port={ESP_PORT}", "--healthz=/healthz",
+                                  "--backend_dns_lookup_family=v4only"],
+                            ports=[k8s.core.v1.ContainerPortArgs(container_port=ESP_PORT, name="http")],
+                            readiness_probe=k8s.core.v1.ProbeArgs(
+                                http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=ESP_PORT)
+                            ),
+                            resources=k8s.core.v1.ResourceRequirementsArgs(
+                                requests={"cpu": "500m", "memory": "512Mi"}, limits={"memory": "512Mi"}
+                            ),
+                            security_context=k8s.core.v1.SecurityContextArgs(
+                                run_as_non_root=True, allow_privilege_escalation=False, read_only_root_filesystem=False,
+                            ),
+                        )],
+                    ),
+                ),
+            ),
+            opts=self._k8s(),
+        )
+        k8s.core.v1.Service(
+            f"{n}-esp-svc",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="esp",
+                namespace=ns.metadata.name,
+                labels=labels,
+                # standalone zonal NEGs with a fixed name, so the global backend service can list them
+                annotations={"cloud.google.com/neg": json.dumps({"exposed_ports": {str(ESP_PORT): {"name": self.neg_name}}})},
+            ),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP", selector=labels,
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=ESP_PORT, target_port=ESP_PORT)],
+            ),
+            opts=self._k8s(),
+        )
+        gcp.compute.Firewall(
+            f"{n}-lb-to-esp",
+            network=a.network,
+            project=a.gcp_project,
+            direction="INGRESS",
+            source_ranges=GOOGLE_LB_RANGES,
+            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(ESP_PORT)])],
+            description="Google front ends and health checkers to ESPv2 pods",
+            opts=self._opts(),
+        )
+
+
+def _slug(key: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in key.lower()).strip("-").replace("--", "-")
+
+
+def _alb_pattern(path: str) -> str:
+    return "/".join("*" if s.startswith("{") else s for s in path.split("/"))
+
+
+def _fixed(status: int, message: str) -> aws.lb.ListenerDefaultActionArgs:
+    return aws.lb.ListenerDefaultActionArgs(
+        type="fixed-response",
+        fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+            content_type="application/json", status_code=str(status), message_body=json.dumps({"error": message})
+        ),
+    )
+
+
+def _forward(forward: list[tuple[aws.lb.TargetGroup, int]]) -> aws.lb.ListenerRuleActionArgs:
+    # A weighted forward is the one place the canary split is enforced (exact, per request).
+    return aws.lb.ListenerRuleActionArgs(
+        type="forward",
+        forward=aws.lb.ListenerRuleActionForwardArgs(
+            target_groups=[aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=tg.arn, weight=w) for tg, w in forward]
+        ),
+    )
+
+
+# -- global routing ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class GlobalRoutingArgs:
+    cloud: Literal["aws", "gcp"]
+    gateway: GatewayConfig
+    gateways: dict[str, ApiGateway]
+    """region -> that region's ApiGateway."""
+    stack: str
+    gcp_project: str | None = None
+    endpoint_targets: list[EndpointTarget] = field(default_factory=list)
+    """GCP: the endpoints (union over regions) the ESP service config routes to."""
+    production: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def endpoints_service_name(stack: str, project: str) -> str:
+    """Cloud Endpoints service name: under the project's cloud.goog domain (no domain proof needed)."""
+    return f"{short_id(f'aiplat-{stack}', 40)}.endpoints.{project}.cloud.goog"
+
+
+class GlobalRouting(pulumi.ComponentResource):
+    """One global hostname per stack over the regional gateways.
+
+    Outputs: ``hostname``; AWS: ``health_check_ids`` (region -> id); GCP: ``address``,
+    ``openapi`` (the ESPv2 service config).
+    """
+
+    def __init__(self, name: str, args: GlobalRoutingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aiplat:gateway:GlobalRouting", name, None, opts)
+        self._name, self._in = name, args
+        self.hostname = args.gateway.domain
+        self.health_check_ids: dict[str, pulumi.Output[str]] = {}
+        self.address = None
+        self.esp_openapi: dict[str, Any] | None = None
+        if args.cloud == "aws":
+            self._aws()
+        else:
+            self._gcp()
+        self.register_outputs({"hostname": self.hostname, "health_check_ids": self.health_check_ids,
+                               "address": self.address})
+
+    def _opts(self, **kw) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _aws(self) -> None:
+        a, n, g = self._in, self._name, self._in.gateway
+        for region, gw in a.gateways.items():
+            hc = aws.route53.HealthCheck(
+                f"{n}-{region}-health",
+                type="HTTPS",
+                fqdn=gw.health_host,
+                port=443,
+                resource_path=HEALTH_PATH,
+                enable_sni=True,
+                failure_threshold=3,  # 3 x 10 s: a dead region drops out in ~30 s
+                request_interval=10,
+                measure_latency=True,
+                reference_name=short_id(f"{a.stack}-{region}", 28),
+                tags={"Name": f"{n}-{region}-health", **a.tags},
+                opts=self._opts(),
+            )
+            self.health_check_ids[region] = hc.id
+            aws.route53.Record(
+                f"{n}-{region}-latency",
+                zone_id=g.hosted_zone,
+                name=g.domain,
+                type="A",
+                set_identifier=region,
+                latency_routing_policies=[aws.route53.RecordLatencyRoutingPolicyArgs(region=region)],
+                health_check_id=hc.id,
+                aliases=[aws.route53.RecordAliasArgs(
+                    name=gw.custom_domain_target, zone_id=gw.custom_domain_zone_id, evaluate_target_health=True
+                )],
+                opts=self._opts(),
+            )
+
+    def _gcp(self) -> None:
+        a, n, g = self._in, self._name, self._in.gateway
+        labels = {k.lower(): v for k, v in a.tags.items()}
+        service = endpoints_service_name(a.stack, a.gcp_project)
+        routes = resolve_routes(g.routes, a.endpoint_targets)
+        backends = {}
+        for ep in a.endpoint_targets:
+            # cluster DNS names: the same in every region, so one service config serves all ESPs
+            host = lambda svc, ns=ep.namespace, port=ep.http_port: f"http://{svc}.{ns}.svc.cluster.local:{port}"  # noqa: E731
+            backends[(ep.name, "service")] = host(SPLIT_SERVICE)
+            for t in ep.tracks:
+                backends[(ep.name, t.track)] = host(t.service)
+        first = a.endpoint_targets[0] if a.endpoint_targets else None
+        health_backend = backends.get((first.name, STABLE)) if first else None
+        self.esp_openapi = esp_openapi2(
+            service, g.auth.issuer, g.auth.jwks_uri or f"{g.auth.issuer.rstrip('/')}/.well-known/jwks.json",
+            g.auth.audiences, routes, backends, health_backend, math.ceil(g.throttle.rate_per_second * 60),
+        )
+        gcp.endpoints.Service(
+            f"{n}-endpoints",
+            service_name=service,
+            project=a.gcp_project,
+            openapi_config=json.dumps(self.esp_openapi, indent=1),
+            opts=self._opts(),
+        )
+        address = gcp.compute.GlobalAddress(
+            f"{n}-ip", project=a.gcp_project, ip_version="IPV4", labels=labels, opts=self._opts()
+        )
+        self.address = address.address
+        cert = gcp.compute.ManagedSslCertificate(
+            f"{n}-cert", project=a.gcp_project,
+            managed=gcp.compute.ManagedSslCertificateManagedArgs(domains=[g.domain]), opts=self._opts(),
+        )
+        # Cloud Armor has a fixed window, not a token bucket: allow rate x window + burst per window.
+        window = 10
+        armor = gcp.compute.SecurityPolicy(
+            f"{n}-armor",
+            project=a.gcp_project,
+            description="aiplat gateway: throttle to the configured rate (429), hide the probe path",
+            labels=labels,
+            rules=[
+                gcp.compute.SecurityPolicyRuleArgs(
+                    priority=1000,
+                    action="deny(404)",
+                    description="the readiness path is for the load balancer's health checkers only",
+                    match=gcp.compute.SecurityPolicyRuleMatchArgs(
+                        expr=gcp.compute.SecurityPolicyRuleMatchExprArgs(
+                            expression=f"request.path.startsWith('{TRITON_READY.rsplit('/', 1)[0]}')"
+                        )
+                    ),
+                ),
+                gcp.compute.SecurityPolicyRuleArgs(
+                    priority=2000,
+                    action="throttle",
+                    description="gateway.throttle",
+                    match=gcp.compute.SecurityPolicyRuleMatchArgs(
+                        versioned_expr="SRC_IPS_V1",
+                        config=gcp.compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
+                    ),
+                    rate_limit_options=gcp.compute.SecurityPolicyRuleRateLimitOptionsArgs(
+                        conform_action="allow",
+                        exceed_action="deny(429)",
+                        enforce_on_key="ALL",  # the whole API, like the AWS stage limit
+                        rate_limit_threshold=gcp.compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
+                            count=math.ceil(g.throttle.rate_per_second * window) + g.throttle.burst,
+                            interval_sec=window,
+                        ),
+                    ),
+                ),
+                gcp.compute.SecurityPolicyRuleArgs(
+                    priority=2147483647,
+                    action="allow",
+                    description="default",
+                    match=gcp.compute.SecurityPolicyRuleMatchArgs(
+                        versioned_expr="SRC_IPS_V1",
+                        config=gcp.compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
+                    ),
+                ),
+            ],
+            opts=self._opts(),
+        )
+        health = gcp.compute.HealthCheck(
+            f"{n}-health",
+            project=a.gcp_project,
+            check_interval_sec=10,
+            timeout_sec=5,
+            healthy_threshold=2,
+            unhealthy_threshold=3,
+            # through ESPv2 to Triton readiness: a region with no ready Triton drops out
+            http_health_check=gcp.compute.HealthCheckHttpHealthCheckArgs(
+                port=ESP_PORT, request_path=TRITON_READY if health_backend else "/healthz"
+            ),
+            log_config=gcp.compute.HealthCheckLogConfigArgs(enable=True),
+            opts=self._opts(),
+        )
+        backend = gcp.compute.BackendService(
+            f"{n}-backend",
+            project=a.gcp_project,
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            protocol="HTTP",
+            timeout_sec=60,
+            health_checks=health.id,
+            security_policy=armor.id,
+            log_config=gcp.compute.BackendServiceLogConfigArgs(enable=True, sample_rate=1.0),
+            backends=[
+                gcp.compute.BackendServiceBackendArgs(
+                    group=f"projects/{a.gcp_project}/zones/{zone}/networkEndpointGroups/{gw.neg_name}",
+                    balancing_mode="RATE",
+                    # past this the LB spills to the next-closest region instead of queueing
+                    max_rate_per_endpoint=g.throttle.rate_per_second,
+                )
+                for gw in a.gateways.values()
+                for zone in gw.neg_zones
+            ],
+            opts=self._opts(depends_on=list(a.gateways.values())),
+        )
+        url_map = gcp.compute.URLMap(f"{n}-urlmap", project=a.gcp_project, default_service=backend.id,
+                                     opts=self._opts())
+        proxy = gcp.compute.TargetHttpsProxy(
+            f"{n}-https", project=a.gcp_project, url_map=url_map.id, ssl_certificates=[cert.id], opts=self._opts()
+        )
+        gcp.compute.GlobalForwardingRule(
+            f"{n}-https",
+            project=a.gcp_project,
+            load_balancing_scheme="EXTERNAL_MANAGED",
+            ip_address=address.id,
+            ip_protocol="TCP",
+            port_range="443",
+            target=proxy.id,
+            labels=labels,
+            opts=self._opts(),
+        )
+        gcp.dns.RecordSet(
+            f"{n}-dns",
+            project=a.gcp_project,
+            managed_zone=g.hosted_zone,
+            name=f"{g.domain}.",
+            type="A",
+            ttl=300,
+            rrdatas=[address.address],
+            opts=self._opts(),
+        )
+
+
+def endpoint_target(name: str, endpoint: Any) -> EndpointTarget:
+    """Plain routing values from a ``TritonEndpoint`` (its outputs are known at preview)."""
+    tracks = []
+    for track, service in endpoint.track_services.items():
+        versions = {e["name"]: str(e["version"]) for e in endpoint.models if e["track"] == track}
+        tracks.append(TrackTarget(track, service, versions))
+    return EndpointTarget(
+        name=name,
+        namespace=endpoint.namespace,
+        service_name=endpoint.service_name,
+        tracks=tracks,
+        http_port=endpoint.http_port,
+        canary_weights=dict(endpoint.traffic_weights.get(CANARY, {})),
+    )
