@@ -79,8 +79,11 @@ def test_several_mistakes_are_reported_together_with_key_paths():
 
 def test_cross_region_checks_run_when_fields_are_valid():
     raw = dev_raw()
-    raw["regions"].append({"name": "us-east-2", "cidr": "10.10.128.0/17", "zones": ["us-east-2a", "us-east-2b"]})
-    raw["regions"].append({"name": "us-east-1", "cidr": "10.12.0.0/16", "zones": ["us-east-1a", "us-east-1b"]})
+    pools = raw["regions"][0]["gpu_pools"]  # dev's endpoint serves in every region, on its pool
+    raw["regions"].append({"name": "us-east-2", "cidr": "10.10.128.0/17", "zones": ["us-east-2a", "us-east-2b"],
+                           "gpu_pools": pools})
+    raw["regions"].append({"name": "us-east-1", "cidr": "10.12.0.0/16", "zones": ["us-east-1a", "us-east-1b"],
+                           "gpu_pools": pools})
     got = problems(raw)
     assert "regions[1].cidr: 10.10.128.0/17 must be between /16 and /20 to hold the derived subnets" not in got
     assert "regions[1].cidr: 10.10.128.0/17 overlaps regions[0].cidr 10.10.0.0/16" in got
@@ -115,7 +118,7 @@ def test_not_a_mapping():
 def test_derived_subnets_are_disjoint_and_inside_the_region(cidr, n_zones):
     raw = dev_raw()
     zones = [f"us-east-1{c}" for c in "abcdef"[:n_zones]]
-    raw["regions"] = [{"name": "us-east-1", "cidr": cidr, "zones": zones}]
+    raw["regions"] = [{"name": "us-east-1", "cidr": cidr, "zones": zones, "gpu_pools": raw["regions"][0]["gpu_pools"]}]
     region = PlatformConfig.from_raw(raw).regions[0]
     nets = [ipaddress.IPv4Network(c) for c in region.private_subnets() + region.public_subnets()]
     assert len(nets) == 2 * n_zones

@@ -31,7 +31,8 @@ def test_dev_network_and_cluster(record):
     ]
     assert len(by_type(rec, "aws:ec2/natGateway:NatGateway")) == 1  # dev: one NAT
     eks = one(rec, "aws:eks/cluster:Cluster")
-    key = one(rec, "aws:kms/key:Key")
+    # the cluster's secrets key (Triton's model buckets have their own keys)
+    key = next(k for k in by_type(rec, "aws:kms/key:Key") if k.name == "dev-us-east-1-secrets")
     assert eks.inputs["name"] == "aiplat-dev-us-east-1" and eks.inputs["version"] == "1.32"
     assert eks.inputs["vpcConfig"]["endpointPrivateAccess"] is True
     assert eks.inputs["vpcConfig"]["endpointPublicAccess"] is True
@@ -50,7 +51,8 @@ def test_dev_network_and_cluster(record):
     oidc = one(rec, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert oidc.inputs["url"].startswith("https://oidc.eks.us-east-1.amazonaws.com/id/")
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
-    system = one(rec, "aws:eks/nodeGroup:NodeGroup")
+    # the cluster's system group (GPU pools add their own node groups)
+    (system,) = [g for g in by_type(rec, "aws:eks/nodeGroup:NodeGroup") if g.inputs["labels"]["aiplat.io/pool"] == "system"]
     assert system.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 3}
     assert system.inputs["amiType"] == "AL2023_x86_64_STANDARD"
     addons = {a.inputs["addonName"]: a for a in by_type(rec, "aws:eks/addon:Addon")}
@@ -62,7 +64,8 @@ def test_dev_network_and_cluster(record):
 
 
 def _key_id(rec):
-    return one(rec, "aws:kms/key:Key").outputs.get("keyId") or _kms_key_id_from_arn(rec)
+    key = next(k for k in by_type(rec, "aws:kms/key:Key") if k.name == "dev-us-east-1-secrets")
+    return key.outputs.get("keyId") or _kms_key_id_from_arn(rec)
 
 
 def _kms_key_id_from_arn(rec):
