@@ -135,7 +135,12 @@ class _Residency:
             return
 
         claims, unresolved = self.own_claims(r)
-        if not claims:
+        # Where the resource itself is: AWS resources live in their provider's region unless
+        # they set `region` themselves (pulumi-aws 7); GCP ones where their location-like
+        # inputs say, else the provider's region. ARNs and other references are extra claims.
+        own_keys = {where.split(".")[-1].split("[")[0] for where, _, _ in claims}
+        placed = "region" in own_keys if cloud == "aws" else bool(own_keys & LOCATION_KEYS)
+        if not placed:
             region = self.graph.provider_region(r)
             if isinstance(region, str) and region:
                 claims.append(("provider region", cloud, region))

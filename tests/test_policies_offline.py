@@ -182,3 +182,14 @@ def test_analyzer_info_is_what_the_cli_would_read():
     info = offline.make_servicer().GetAnalyzerInfo(None, None)
     assert info.name == "aiplat" and info.version == offline.pack_version() == "0.1.0"
     assert [p.name for p in info.policies] == NAMES
+
+
+def test_ci_workflow_previews_every_stack_with_its_policy_config(stacks):
+    import yaml
+
+    doc = yaml.safe_load((Path(policies.__file__).parents[1] / ".github/workflows/policy.yml").read_text())
+    job = doc["jobs"]["preview"]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(stacks)
+    run = "\n".join(step.get("run", "") for step in job["steps"])
+    assert '--policy-pack policies' in run and '--policy-pack-config "policies/config/$STACK.json"' in run
+    assert 'aiplat check "$STACK"' in run

@@ -1,0 +1,200 @@
+"""The pack over REAL recorded stack graphs (components.engine runs each stack's program):
+every shipped stack checks clean with its policy config, and mutations of a real graph are
+caught with the policy, the resource and the reason."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from policies import cost, offline
+from tests.conftest import recorded
+
+
+def steps_of(stack: str) -> list[dict]:
+    return copy.deepcopy(recorded(stack).steps())
+
+
+def find(steps, type_, index=0):
+    return [s["newState"] for s in steps if s["newState"]["type"] == type_][index]
+
+
+def config_with(tmp_path, stack, **changes):
+    doc = json.loads(offline.config_path_for(stack).read_text())
+    for policy, props in changes.items():
+        doc[policy.replace("_", "-")] = {**doc.get(policy.replace("_", "-"), {}), **props}
+    path = tmp_path / f"{stack}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_every_shipped_stack_checks_clean(stacks):
+    for stack in stacks:
+        report = offline.evaluate(recorded(stack).steps(), stack)
+        assert report.mandatory_violations == [], (stack, report.mandatory_violations[:3])
+        assert report.exit_code == 0
+
+
+def test_policy_config_agrees_with_the_stack_config(stacks):
+    """Residency, classification and environment are stack facts; the policy config must not drift."""
+    from components.stackfile import load_platform_config
+
+    for stack in stacks:
+        platform = load_platform_config(stack)
+        config = offline.load_config(stack)
+        assert config["data-residency"].properties["residencyZone"] == platform.residency, stack
+        assert config["model-approval"].properties["dataClassification"] == platform.data_classification, stack
+        assert config["security-baseline"].properties["environment"] == platform.environment, stack
+        # the budget alerts fire at fractions of the spend cap (issue 7): one number
+        assert config["spend-cap"].properties["maxMonthlyUsd"] == platform.monitoring.monthly_budget_usd, stack
+
+
+def test_prod_eu_bucket_replicating_to_us_east_1(tmp_path):
+    steps = steps_of("prod-eu")
+    provider = find(steps, "pulumi:providers:aws")
+    stack_urn = find(steps, "pulumi:pulumi:Stack")["urn"]
+    prefix = stack_urn.rsplit("::", 2)[0]
+
+    def add(type_, name, inputs, provider_ref, deps=None):
+        urn = f"{prefix}::{type_}::{name}"
+        steps.append({"op": "create", "urn": urn, "provider": provider_ref, "newState": {
+            "urn": urn, "type": type_, "custom": True, "parent": stack_urn, "provider": provider_ref,
+            "inputs": inputs, "protect": True, "dependencies": [], "propertyDependencies": deps or {}}})
+        return urn
+
+    eu_ref = f"{provider['urn']}::id"
+    us_ref = f"{add('pulumi:providers:aws', 'us-east-1', {'region': 'us-east-1'}, '')}::id"
+    add("aws:s3/bucketV2:BucketV2", "dr-copy", {"bucket": "prod-eu-models-dr"}, us_ref)
+    add("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "models-replication", {
+        "bucket": "prod-eu-models", "role": "arn:aws:iam::123456789012:role/replication",
+        "rules": [{"status": "Enabled", "destination": {"bucket": "arn:aws:s3:::prod-eu-models-dr"}}]}, eu_ref)
+    report = offline.evaluate(steps, "prod-eu")
+    v = next(v for v in report.by_policy("data-residency") if v.name == "models-replication")
+    assert v.enforcement_level == "mandatory"
+    assert v.type == "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+    assert "rules[0].destination.bucket (bucket dr-copy) = 'us-east-1' is in jurisdiction 'us', outside residency " \
+           "zone 'eu'" in v.message
+    assert report.exit_code == 1
+
+
+def test_prod_eu_provider_moved_to_us(tmp_path):
+    steps = steps_of("prod-eu")
+    provider = find(steps, "pulumi:providers:aws", 1)
+    provider["inputs"]["region"] = "us-east-1"
+    verdicts = offline.evaluate(steps, "prod-eu").by_policy("data-residency")
+    names = {v.name for v in verdicts}
+    assert provider["urn"].rsplit("::", 1)[-1] in names
+    clusters = [v for v in verdicts if v.type == "aws:eks/cluster:Cluster"]
+    assert len(clusters) == 1 and "'us-east-1' is in jurisdiction 'us'" in clusters[0].message
+
+
+def test_gcp_eu_multi_region_in_a_us_stack(tmp_path):
+    steps = steps_of("gcp-prod")
+    ring = find(steps, "gcp:kms/keyRing:KeyRing")
+    ring["inputs"]["location"] = "EU"
+    verdicts = offline.evaluate(steps, "gcp-prod").by_policy("data-residency")
+    assert [(v.type, "location = 'EU' is in jurisdiction 'eu', outside residency zone 'us'" in v.message)
+            for v in verdicts if v.urn == ring["urn"]] == [("gcp:kms/keyRing:KeyRing", True)]
+
+
+def test_prod_budget_below_full_scale_cost(tmp_path):
+    steps = recorded("prod").steps()
+    est = cost.estimate(steps)
+    assert est.monthly_usd > 0
+    report = offline.evaluate(steps, "prod", config_with(tmp_path, "prod", spend_cap={
+        "maxMonthlyUsd": round(est.monthly_usd - 1, 2)}))
+    [v] = report.by_policy("spend-cap")
+    assert v.enforcement_level == "mandatory" and v.urn == ""
+    assert f"estimated ${est.monthly_usd:,.2f}/month at full scale exceeds maxMonthlyUsd" in v.message
+    assert "fixed $" in v.message
+    assert report.exit_code == 1
+
+
+def test_prod_cluster_endpoint_opened_to_the_internet(tmp_path):
+    steps = steps_of("prod")
+    cluster = find(steps, "aws:eks/cluster:Cluster")
+    cluster["inputs"]["vpcConfig"]["endpointPublicAccess"] = True
+    cluster["inputs"]["vpcConfig"]["publicAccessCidrs"] = ["0.0.0.0/0"]
+    report = offline.evaluate(steps, "prod")
+    [v] = report.by_policy("security-baseline")
+    assert v.urn == cluster["urn"] and "API endpoint open to 0.0.0.0/0 in production" in v.message
+    assert report.exit_code == 1
+
+
+def test_prod_static_access_key(tmp_path):
+    steps = steps_of("prod")
+    role = find(steps, "aws:iam/role:Role")
+    key = copy.deepcopy(next(s for s in steps if s["newState"]["urn"] == role["urn"]))
+    key["urn"] = key["newState"]["urn"] = role["urn"].replace("aws:iam/role:Role", "aws:iam/accessKey:AccessKey")
+    key["newState"]["type"] = "aws:iam/accessKey:AccessKey"
+    key["newState"]["inputs"] = {"user": "ci"}
+    steps.append(key)
+    [v] = offline.evaluate(steps, "prod").by_policy("security-baseline")
+    assert v.type == "aws:iam/accessKey:AccessKey" and "static IAM access key" in v.message
+
+
+def test_model_approval_from_mutated_stack_config(tmp_path):
+    """Mutate the real stack config, re-run the program under the engine, check the verdicts."""
+    from components import engine
+    from components.stackfile import read_stack_config, stack_file_path
+
+    def run(stack, mutate, config_path=None):
+        cfg = copy.deepcopy(read_stack_config(stack_file_path(stack)))
+        mutate(cfg["aiplat:platform"])
+        steps = engine.run_stack(stack, cfg).steps()
+        return offline.evaluate(steps, stack, config_path)
+
+    def endpoint(platform, name):
+        return next(e for e in platform["serving"]["endpoints"] if e["name"] == name)
+
+    # prod: the stable text-embedder served with a digest nobody approved
+    def tamper(p):
+        endpoint(p, "embed")["models"][0]["digest"] = "sha256:" + "0" * 64
+    report = run("prod", tamper)
+    verdicts = report.by_policy("model-approval")
+    assert verdicts and all("stable model text-embedder version 1: digest sha256:0000000000" in v.message
+                            for v in verdicts)
+    assert {v.type for v in verdicts} >= {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap"}
+    assert report.exit_code == 1
+
+    # prod-eu (restricted data): a canary of version 2, approved for confidential data only
+    def canary(p):
+        endpoint(p, "embed")["max_replicas"] = 2  # room in the 3-GPU pool for the canary replica
+        endpoint(p, "embed")["models"][0]["canary"] = {
+            "version": 2, "digest": "sha256:952e57ff62d3bb6fbecd73f4dfd511b0b400721a1b3bba6d6439d084f87dde1c",
+            "weight": 10}
+    report = run("prod-eu", canary)
+    verdicts = report.by_policy("model-approval")
+    assert verdicts and all("canary model text-embedder version 2 is approved for public, internal, confidential "
+                            "data, not for this stack's 'restricted'" in v.message for v in verdicts)
+
+    # dev with an expired approval of its model (catalog copy, same entries)
+    expired = tmp_path / "expired.yaml"
+    expired.write_text((offline.POLICIES_DIR / "approved_models.yaml").read_text().replace(
+        "expires: 2027-11-20", "expires: 2025-01-31"))
+    report = run("dev", lambda p: None, config_with(tmp_path, "dev", model_approval={"catalogPath": str(expired)}))
+    verdicts = report.by_policy("model-approval")
+    assert verdicts and all("approval by ml-governance@aiplat.example expired on 2025-01-31" in v.message
+                            for v in verdicts)
+    assert report.exit_code == 1
+
+
+def test_burst_cap_that_breaks_the_prod_budget(tmp_path):
+    from components import engine
+    from components.stackfile import read_stack_config, stack_file_path
+
+    cfg = copy.deepcopy(read_stack_config(stack_file_path("prod")))
+    for region in cfg["aiplat:platform"]["regions"]:
+        for pool in region["gpu_pools"]:
+            if pool["name"] == "llm":
+                pool["max_nodes"] = 8  # burst from 2 to 6 on-demand g6e.12xlarge per region
+    steps = engine.run_stack("prod", cfg).steps()
+    est = cost.estimate(steps)
+    report = offline.evaluate(steps, "prod")
+    messages = [v.message for v in report.by_policy("spend-cap")]
+    assert any(m.startswith(f"estimated ${est.monthly_usd:,.2f}/month at full scale exceeds maxMonthlyUsd "
+                            "$120,000.00") for m in messages)
+    assert any("6x g6e.12xlarge us-east-1" in m for m in messages)
+    assert report.exit_code == 1
