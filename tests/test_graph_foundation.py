@@ -45,7 +45,8 @@ def test_dev_network_and_cluster(record):
     }
     assert eks.inputs["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     assert key.inputs["enableKeyRotation"] is True
-    logs = one(rec, "aws:cloudwatch/logGroup:LogGroup")
+    # the control-plane log group (the gateway's access-log group is tested in test_gateway.py)
+    (logs,) = [g for g in by_type(rec, "aws:cloudwatch/logGroup:LogGroup") if "/aws/eks/" in g.inputs.get("name", "")]
     assert logs.inputs["name"] == "/aws/eks/aiplat-dev-us-east-1/cluster" and logs.inputs["retentionInDays"] == 30
     assert logs.urn in eks.dependencies  # the group exists before EKS would create its own
     oidc = one(rec, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
