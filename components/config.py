@@ -106,10 +106,11 @@ class GpuPoolConfig(_Model):
     @model_validator(mode="after")
     def _caps(self) -> "GpuPoolConfig":
         if self.reserved_nodes > self.max_nodes:
-            raise ValueError(
-                f"reserved_nodes {self.reserved_nodes} exceeds max_nodes {self.max_nodes}; "
+            # _Nested, so the key path names the field to change, not just the pool
+            raise _Nested([
+                f"reserved_nodes: reserved_nodes {self.reserved_nodes} exceeds max_nodes {self.max_nodes}; "
                 "max_nodes caps reserved + on-demand, raise it or reserve less"
-            )
+            ])
         return self
 
 

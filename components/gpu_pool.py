@@ -144,7 +144,10 @@ def priority_expander_config(groups_by_role: dict[str, list[str]]) -> str:
     for role, names in groups_by_role.items():
         _, priority = ROLES[role]
         for name in names:
-            tiers.setdefault(priority, []).append(f"^eks-{re.escape(name)}-[0-9a-f-]+$")
+            # node group names are DNS labels: nothing in them needs escaping in a regex
+            if not re.fullmatch(r"[a-z0-9-]+", name):
+                raise ValueError(f"node group name {name!r} is not a DNS label")
+            tiers.setdefault(priority, []).append(f"^eks-{name}-[0-9a-f-]+$")
     tiers[1] = [".*"]
     return yaml.safe_dump({p: sorted(tiers[p]) for p in sorted(tiers, reverse=True)}, sort_keys=False)
 
