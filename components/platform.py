@@ -127,6 +127,7 @@ class AiPlatform(pulumi.ComponentResource):
         # own typed args and `pulumi.ResourceOptions(parent=self, provider=provider)`.
         self._build_gpu_pools(region)
         self._build_endpoints(region)
+        self._build_vector_store(region)
         self._build_gateway(region)  # last: it routes to everything above
         return region
 
@@ -213,6 +214,27 @@ class AiPlatform(pulumi.ComponentResource):
                 "deployments": endpoint.deployments,
                 "bucket_uri": endpoint.bucket_uri,
             }
+
+    def _build_vector_store(self, region: Region) -> None:
+        """Milvus next to the region's models, where config enables it (``vector_store``)."""
+        from components.vector_store import VectorStore
+        from components.vector_store import args_from_config as vector_args_from_config
+
+        cfg = self.config
+        store = cfg.vector_store
+        if store is None or not store.enabled:
+            return
+        if region.name not in store.resolved_regions([r.name for r in cfg.regions]):
+            return
+        namespaces = [ep.namespace for ep in region.endpoints.values()]
+        vs = VectorStore(
+            f"{self._name}-{region.name}-vectors",
+            vector_args_from_config(cfg, self.stack, region.config, region.cluster, namespaces),
+            pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[region.cluster]),
+        )
+        region.outputs["vector_store"] = {
+            "endpoint": vs.endpoint, "secret_name": vs.secret_name, "namespace": vs.namespace, "bucket": vs.bucket,
+        }
 
     def _build_gateway(self, region: Region) -> None:
         """The regional ApiGateway in front of the region's Triton endpoints (config ``gateway``)."""

@@ -15,10 +15,16 @@ and any parameter value and only fails later, in a background index build.
 from __future__ import annotations
 
 import re
-from typing import Literal
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from components.errors import ConfigError, Problem
 
 # -- Milvus limits (Milvus 2.x docs, "Milvus Limits") -----------------------------------
 # Collection and field names: a letter or underscore, then letters, digits, underscores.
@@ -266,6 +272,11 @@ class VectorStoreConfig(_Model):
     collections: list[CollectionSpec] = Field(
         default_factory=list, description="Collections applied by `aiplat vectors apply`. Default none."
     )
+    client_namespaces: list[str] = Field(
+        default_factory=lambda: ["rag"],
+        description="Namespaces whose pods may reach Milvus (the NetworkPolicy), besides the stack's Triton "
+        "endpoint namespaces in the same region, which are always admitted. Default [rag].",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> "VectorStoreConfig":
@@ -303,3 +314,374 @@ class VectorStoreConfig(_Model):
                     "Milvus runs only next to a stack cluster"
                 )
         return out
+
+
+# =========================================================================================
+# The VectorStore component: Milvus in one region, next to the documents it indexes
+# =========================================================================================
+
+# zilliztech/milvus-helm chart 4.2.45 = Milvus 2.5.9. Pinned: a chart upgrade changes the
+# Milvus version and its on-disk format, which must be a reviewed change, never a rebuild.
+MILVUS_CHART = "milvus"
+MILVUS_CHART_VERSION = "4.2.45"
+MILVUS_CHART_REPO = "https://zilliztech.github.io/milvus-helm/"
+MILVUS_PORT = 19530
+METRICS_PORT = 9091
+RELEASE = "milvus"  # the chart names its Service after the release: milvus.<namespace>.svc
+NONCURRENT_VERSION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class VectorStoreArgs:
+    """Everything a VectorStore needs, resolved (the platform derives it from VectorStoreConfig)."""
+
+    cloud: Literal["aws", "gcp"]
+    region: str
+    kube_provider: pulumi.ProviderResource
+    bucket_name: str
+    """Physical bucket name (deterministic; same region as the cluster)."""
+    zones: list[str]
+    """The region's zones; cluster mode spreads replicas over them."""
+    mode: Literal["standalone", "cluster"] = "standalone"
+    """standalone: one Milvus pod (rocksmq); cluster: replicated components, Pulsar, 3 etcd. Default standalone."""
+    storage_gb: int = 50
+    """Size of each Milvus data volume, GiB. Default 50."""
+    client_namespaces: list[str] = field(default_factory=lambda: ["rag"])
+    """Namespaces admitted by the NetworkPolicy. Default [rag]."""
+    namespace: str = "milvus"
+    """Namespace of the release. Default milvus."""
+    chart_version: str = MILVUS_CHART_VERSION
+    """Milvus Helm chart version. Default 4.2.45 (Milvus 2.5.9)."""
+    oidc_provider_arn: pulumi.Input[str] | None = None
+    """AWS: the cluster's IAM OIDC provider (IRSA). Required on AWS."""
+    oidc_issuer: pulumi.Input[str] | None = None
+    """AWS: issuer host/path without scheme. Required on AWS."""
+    gcp_project: str | None = None
+    """GCP: project of bucket, key and service account. Required on GCP."""
+    protect: bool = True
+    """Protect bucket and key from deletion. Default true."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Merged into every taggable cloud resource (AWS tags, GCP labels)."""
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "cluster"
+
+
+def validate_store_args(a: VectorStoreArgs) -> list[Problem]:
+    """Every problem with the args, before the first child exists (paths are arg names)."""
+    problems = []
+    if a.mode not in ("standalone", "cluster"):
+        problems.append(Problem("mode", f"{a.mode!r} is not standalone or cluster"))
+    if not 10 <= a.storage_gb <= 16384:
+        problems.append(Problem("storage_gb", f"{a.storage_gb} is outside 10..16384"))
+    if a.mode == "cluster" and len(a.zones) < 2:
+        problems.append(Problem("zones", "cluster mode spreads replicas over zones: at least 2 are needed"))
+    if not a.client_namespaces:
+        problems.append(Problem("client_namespaces", "at least one namespace must be able to reach Milvus"))
+    if not 3 <= len(a.bucket_name) <= 63:
+        problems.append(Problem("bucket_name", f"{a.bucket_name!r} must be 3..63 characters"))
+    if a.cloud == "aws" and (a.oidc_provider_arn is None or a.oidc_issuer is None):
+        problems.append(Problem("oidc_provider_arn", "AWS needs the cluster's OIDC provider and issuer (IRSA)"))
+    if a.cloud == "gcp" and not a.gcp_project:
+        problems.append(Problem("gcp_project", "GCP needs the project (Workload Identity)"))
+    return problems
+
+
+def helm_values(a: VectorStoreArgs, storage_class: str, identity_annotation: dict[str, Any],
+                root_password: str) -> dict[str, Any]:
+    """The chart values (pure; tested). Object storage is the region's bucket through the
+    pod identity, never MinIO and never static keys."""
+    spread = lambda component: [{  # noqa: E731 - one spread rule per component
+        "maxSkew": 1,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE, "component": component}},
+    }]
+    user_yaml = json.dumps({"common": {"security": {"authorizationEnabled": True,
+                                                   "defaultRootPassword": root_password}}})
+    values: dict[str, Any] = {
+        "cluster": {"enabled": a.mode == "cluster"},
+        "serviceAccount": {"create": True, "name": "milvus", "annotations": identity_annotation},
+        # JSON is YAML: user.yaml merges into milvus.yaml (auth on, the generated root password).
+        "extraConfigFiles": {"user.yaml": user_yaml},
+        "minio": {"enabled": False},
+        "externalS3": {
+            "enabled": True,
+            "host": "s3.amazonaws.com" if a.cloud == "aws" else "storage.googleapis.com",
+            "port": "443",
+            "useSSL": True,
+            "bucketName": a.bucket_name,
+            "rootPath": "milvus",
+            "useIAM": True,  # IRSA / Workload Identity: no access keys anywhere
+            "cloudProvider": a.cloud,
+            "region": a.region,
+        },
+        "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
+        "etcd": {
+            "replicaCount": 3 if a.mode == "cluster" else 1,
+            "persistence": {"storageClass": storage_class, "size": "10Gi"},
+        },
+    }
+    pvc = {"storageClass": storage_class, "size": f"{a.storage_gb}Gi"}
+    if a.mode == "standalone":
+        values["standalone"] = {
+            "messageQueue": "rocksmq",
+            "persistence": {"persistentVolumeClaim": pvc},
+            "resources": {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "8Gi"}},
+        }
+        values["pulsarv3"] = {"enabled": False}
+        return values
+    sized = {
+        "proxy": (2, "1", "2Gi"),
+        "queryNode": (3, "2", "16Gi"),
+        "dataNode": (2, "1", "4Gi"),
+        "indexNode": (2, "2", "8Gi"),
+        "mixCoordinator": (2, "500m", "1Gi"),
+    }
+    labels = {"proxy": "proxy", "queryNode": "querynode", "dataNode": "datanode", "indexNode": "indexnode",
+              "mixCoordinator": "mixcoord"}
+    for key, (replicas, cpu, memory) in sized.items():
+        values[key] = {
+            "replicas": replicas,
+            "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+            # One replica per zone first: losing a zone leaves the others serving.
+            "topologySpreadConstraints": spread(labels[key]),
+        }
+    values["mixCoordinator"]["activeStandby"] = {"enabled": True}  # two coordinators need standby mode
+    volume = {"storageClassName": storage_class}
+    values["pulsarv3"] = {
+        "enabled": True,
+        "bookkeeper": {"volumes": {"journal": {**volume, "size": "20Gi"}, "ledgers": {**volume, "size": f"{a.storage_gb}Gi"}}},
+        "zookeeper": {"volumes": {"data": {**volume, "size": "10Gi"}}},
+    }
+    return values
+
+
+class VectorStore(pulumi.ComponentResource):
+    """Milvus in one region (type ``aiplat:vector_store:VectorStore``).
+
+    Children: a KMS key and a bucket in the region (versioned, encrypted with that key,
+    public access blocked, old versions expired after 30 days, protected from deletion);
+    the pod identity that alone may use it (AWS IRSA role / GCP service account with
+    Workload Identity); an encrypted StorageClass (``Retain``: deleting a claim never
+    deletes vectors); a generated root password (pulumi-random, a secret in state) and
+    the Kubernetes Secret holding it for clients; the Milvus Helm release (pinned chart,
+    auth on); a NetworkPolicy admitting only the client namespaces (and monitoring to
+    the metrics port).
+
+    The chart puts the root password into Milvus's config (its ``user.yaml`` ConfigMap):
+    Milvus reads its first root password only from configuration. Rotate it with the
+    Milvus API after the first deploy if ConfigMaps are readable more widely than Secrets.
+
+    Outputs: ``endpoint`` (``milvus.<ns>.svc.cluster.local:19530``), ``secret_name``
+    (Secret with ``username``/``password`` in ``namespace``), ``namespace``, ``bucket``
+    (Output[str]), ``mode``, ``chart_version``, ``cloud_identity`` (role ARN / GSA email).
+    """
+
+    def __init__(self, name: str, args: VectorStoreArgs, opts: pulumi.ResourceOptions | None = None):
+        problems = validate_store_args(args)
+        if problems:
+            raise ConfigError(problems, f"VectorStore {name}")
+        super().__init__("aiplat:vector_store:VectorStore", name, None, opts)
+        self._name, self._in = name, args
+        self.namespace = args.namespace
+        self.mode = args.mode
+        self.chart_version = args.chart_version
+        self.endpoint = f"{RELEASE}.{args.namespace}.svc.cluster.local:{MILVUS_PORT}"
+        self.secret_name = "milvus-root"
+        if args.cloud == "aws":
+            bucket_deps, annotation, sc_params, provisioner = self._aws()
+        else:
+            bucket_deps, annotation, sc_params, provisioner = self._gcp()
+        self._kubernetes(bucket_deps, annotation, sc_params, provisioner)
+        self.register_outputs({
+            "endpoint": self.endpoint,
+            "secret_name": self.secret_name,
+            "namespace": self.namespace,
+            "bucket": self.bucket,
+            "mode": self.mode,
+            "chart_version": self.chart_version,
+            "cloud_identity": self.cloud_identity,
+        })
+
+    def _opts(self, **kw) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _k8s(self, **kw) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._in.kube_provider, **kw)
+
+    def _tags(self, role: str) -> dict[str, str]:
+        return {"Name": f"{self._name}-{role}", **self._in.tags}
+
+    # -- AWS: S3 + KMS + IRSA ---------------------------------------------------------------
+    def _aws(self):
+        import pulumi_aws as aws
+
+        a, n = self._in, self._name
+        key = aws.kms.Key(f"{n}-vectors", description=f"Milvus data of {a.bucket_name} (bucket and volumes)",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=self._tags("vectors-key"),
+                          opts=self._opts(protect=a.protect))
+        bucket = aws.s3.Bucket(f"{n}-vectors", bucket=a.bucket_name, force_destroy=False,
+                               tags=self._tags("vectors"), opts=self._opts(protect=a.protect))
+        versioning = aws.s3.BucketVersioning(f"{n}-vectors", bucket=bucket.id,
+                                             versioning_configuration={"status": "Enabled"}, opts=self._opts())
+        sse = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{n}-vectors", bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                    "bucket_key_enabled": True}],
+            opts=self._opts())
+        pab = aws.s3.BucketPublicAccessBlock(f"{n}-vectors", bucket=bucket.id, block_public_acls=True,
+                                             block_public_policy=True, ignore_public_acls=True,
+                                             restrict_public_buckets=True, opts=self._opts())
+        lifecycle = aws.s3.BucketLifecycleConfiguration(
+            f"{n}-vectors", bucket=bucket.id,
+            rules=[{
+                "id": "expire-old-versions",
+                "status": "Enabled",
+                "filter": {},
+                # Milvus compaction rewrites segments constantly; old versions are only an undo window.
+                "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            }],
+            opts=self._opts(depends_on=[versioning]))
+        subject = f"system:serviceaccount:{a.namespace}:milvus"
+        trust = pulumi.Output.all(a.oidc_provider_arn, a.oidc_issuer).apply(lambda v: json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Federated": v[0]},
+                           "Action": "sts:AssumeRoleWithWebIdentity",
+                           "Condition": {"StringEquals": {f"{v[1]}:sub": subject, f"{v[1]}:aud": "sts.amazonaws.com"}}}],
+        }))
+        role = aws.iam.Role(f"{n}-milvus", description=f"IRSA role of {subject}: read/write on {a.bucket_name}",
+                            assume_role_policy=trust, tags=self._tags("milvus-role"), opts=self._opts())
+        aws.iam.RolePolicy(
+            f"{n}-milvus-rw", role=role.id,
+            policy=pulumi.Output.all(bucket.arn, key.arn).apply(lambda v: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": v[0]},
+                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                     "Resource": f"{v[0]}/*"},
+                    {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": v[1]},
+                ],
+            })),
+            opts=self._opts())
+        self.bucket = bucket.bucket
+        self.kms_key = key.arn
+        self.cloud_identity = role.arn
+        sc_params = key.arn.apply(lambda arn: {"type": "gp3", "encrypted": "true", "kmsKeyId": arn})
+        return ([bucket, versioning, sse, pab, lifecycle], {"eks.amazonaws.com/role-arn": role.arn},
+                sc_params, "ebs.csi.aws.com")
+
+    # -- GCP: GCS + Cloud KMS + Workload Identity ---------------------------------------------
+    def _gcp(self):
+        import pulumi_gcp as gcp
+
+        from components.cluster import short_id
+
+        a, n = self._in, self._name
+        labels = {k.lower(): v for k, v in a.tags.items()}
+        project = gcp.organizations.get_project(project_id=a.gcp_project)
+        ring = gcp.kms.KeyRing(f"{n}-vectors", name=f"{n}-vectors", location=a.region, project=a.gcp_project,
+                               opts=self._opts())
+        key = gcp.kms.CryptoKey(f"{n}-vectors", name="vectors", key_ring=ring.id, purpose="ENCRYPT_DECRYPT",
+                                rotation_period="7776000s", labels=labels, opts=self._opts(protect=a.protect))
+        # CMEK for the bucket (Cloud Storage agent) and for the PD volumes (Compute Engine agent).
+        grants = [
+            gcp.kms.CryptoKeyIAMMember(f"{n}-vectors-{who}", crypto_key_id=key.id,
+                                       role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                                       member=f"serviceAccount:service-{project.number}@{agent}", opts=self._opts())
+            for who, agent in (("gcs", "gs-project-accounts.iam.gserviceaccount.com"),
+                               ("pd", "compute-system.iam.gserviceaccount.com"))
+        ]
+        bucket = gcp.storage.Bucket(
+            f"{n}-vectors", name=a.bucket_name, project=a.gcp_project,
+            location=a.region,  # one region: the vectors never leave it
+            storage_class="STANDARD", uniform_bucket_level_access=True, public_access_prevention="enforced",
+            versioning={"enabled": True}, encryption={"default_kms_key_name": key.id}, force_destroy=False,
+            lifecycle_rules=[{"action": {"type": "Delete"},
+                              "condition": {"days_since_noncurrent_time": NONCURRENT_VERSION_DAYS, "with_state": "ARCHIVED"}}],
+            labels=labels, opts=self._opts(protect=a.protect, depends_on=[grants[0]]))
+        gsa = gcp.serviceaccount.Account(f"{n}-milvus", account_id=short_id(f"{n}-milvus", 30),
+                                         display_name=f"Milvus in {a.region} (its vector bucket only)",
+                                         project=a.gcp_project, opts=self._opts())
+        rw = gcp.storage.BucketIAMMember(f"{n}-milvus-rw", bucket=bucket.name, role="roles/storage.objectAdmin",
+                                         member=gsa.email.apply(lambda e: f"serviceAccount:{e}"), opts=self._opts())
+        wi = gcp.serviceaccount.IAMMember(f"{n}-milvus-wi", service_account_id=gsa.name,
+                                          role="roles/iam.workloadIdentityUser",
+                                          member=f"serviceAccount:{a.gcp_project}.svc.id.goog[{a.namespace}/milvus]",
+                                          opts=self._opts())
+        self.bucket = bucket.name
+        self.kms_key = key.id
+        self.cloud_identity = gsa.email
+        sc_params = key.id.apply(lambda k: {"type": "pd-balanced", "disk-encryption-kms-key": k})
+        return ([bucket, rw, wi, grants[1]], {"iam.gke.io/gcp-service-account": gsa.email}, sc_params,
+                "pd.csi.storage.gke.io")
+
+    # -- Kubernetes ---------------------------------------------------------------------------
+    def _kubernetes(self, bucket_deps, annotation, sc_params, provisioner) -> None:
+        import pulumi_kubernetes as k8s
+        import pulumi_random as random
+
+        a, n, ns = self._in, self._name, self._in.namespace
+        labels = {"app.kubernetes.io/name": "milvus", "app.kubernetes.io/managed-by": "aiplat"}
+        namespace = k8s.core.v1.Namespace(f"{n}-ns", metadata={"name": ns, "labels": labels}, opts=self._k8s())
+        storage_class = f"milvus-encrypted-{a.region}"
+        sc = k8s.storage.v1.StorageClass(
+            f"{n}-sc", metadata={"name": storage_class, "labels": labels}, provisioner=provisioner,
+            parameters=sc_params,
+            reclaim_policy="Retain",  # a deleted claim must not delete the vectors with it
+            volume_binding_mode="WaitForFirstConsumer", allow_volume_expansion=True, opts=self._k8s())
+        password = random.RandomPassword(f"{n}-root", length=32, special=False, opts=self._opts())
+        self.root_password = password.result  # a secret output: never shown, never in plain config
+        secret = k8s.core.v1.Secret(
+            f"{n}-root", metadata={"name": self.secret_name, "namespace": ns, "labels": labels},
+            type="Opaque", string_data={"username": "root", "password": password.result},
+            opts=self._k8s(depends_on=[namespace]))
+        values = pulumi.Output.all(annotation, password.result).apply(
+            lambda v: helm_values(a, storage_class, v[0], v[1]))
+        release = k8s.helm.v3.Release(
+            f"{n}-milvus", name=RELEASE, namespace=ns, chart=MILVUS_CHART, version=a.chart_version,
+            repository_opts={"repo": MILVUS_CHART_REPO}, values=pulumi.Output.secret(values),
+            atomic=True, cleanup_on_fail=True, timeout=1200,
+            opts=self._k8s(depends_on=[namespace, sc, secret, *bucket_deps]))
+        peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": c}}}
+                 for c in a.client_namespaces]
+        k8s.networking.v1.NetworkPolicy(
+            f"{n}-netpol",
+            metadata={"name": "milvus-clients", "namespace": ns, "labels": labels},
+            spec={
+                "podSelector": {},  # every pod of the namespace: proxy, nodes, etcd, pulsar
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {"from": peers, "ports": [{"protocol": "TCP", "port": MILVUS_PORT}]},
+                    # Milvus components, etcd and Pulsar talk to each other inside the namespace.
+                    {"from": [{"podSelector": {}}]},
+                    {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                     "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+                ],
+            },
+            opts=self._k8s(depends_on=[namespace]))
+        self.release_name = release.name
+
+
+def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: list[str]) -> VectorStoreArgs:
+    """VectorStoreArgs for one region of a stack whose ``vector_store`` is enabled there."""
+    from components.triton import bucket_name
+
+    store = config.vector_store
+    return VectorStoreArgs(
+        cloud=config.cloud,
+        region=region.name,
+        kube_provider=cluster.kube_provider,
+        bucket_name=bucket_name(f"aiplat-{stack}", region.name, "vectors"),
+        zones=list(region.zones),
+        mode=store.resolved_mode(config.environment),
+        storage_gb=store.storage_gb,
+        client_namespaces=sorted(set(store.client_namespaces) | set(endpoint_namespaces)),
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        gcp_project=config.gcp_project,
+        protect=True,
+        tags=config.standard_tags(stack),
+    )
