@@ -212,19 +212,21 @@ def run_program(
     stack: str,
     config: dict[str, Any],
     project: str = PROJECT,
+    secret_keys: list[str] | None = None,
 ) -> Recording:
     """Run a Pulumi program callable under the recording monitor; return what it registered.
 
     ``config`` maps namespaced keys (``aiplat:platform``) to values; structured values are
-    passed as JSON like the Pulumi CLI does. The runtime's global state is reset before
-    and after, so runs do not leak into each other.
+    passed as JSON like the Pulumi CLI does. ``secret_keys`` names the keys that are
+    secrets (``pulumi config set --secret``), as the CLI tells the runtime. The runtime's
+    global state is reset before and after, so runs do not leak into each other.
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor()
     _reset(project, stack)
     pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, []
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, list(secret_keys or [])
     )
     settings.configure(
         pmocks.MockSettings(
@@ -248,10 +250,12 @@ def run_program(
     return Recording(stack, monitor.registrations)
 
 
-def run_stack(stack: str, config: dict[str, Any], program_path: Path | None = None) -> Recording:
+def run_stack(stack: str, config: dict[str, Any], program_path: Path | None = None,
+              secret_keys: list[str] | None = None) -> Recording:
     """Run the project's ``__main__.py`` (or another program file) for a stack."""
     path = Path(program_path or PROJECT_DIR / "__main__.py")
-    return run_program(lambda: runpy.run_path(str(path), run_name="__main__"), stack, config)
+    return run_program(lambda: runpy.run_path(str(path), run_name="__main__"), stack, config,
+                       secret_keys=secret_keys)
 
 
 def _reset(project: str, stack: str) -> None:

@@ -832,6 +832,7 @@ class GlobalRouting(pulumi.ComponentResource):
         self.hostname = args.gateway.domain
         self.health_check_ids: dict[str, pulumi.Output[str]] = {}
         self.address = None
+        self.url_map_name: pulumi.Output[str] | None = None  # GCP: what LB alert policies filter on
         self.esp_openapi: dict[str, Any] | None = None
         if args.cloud == "aws":
             self._aws()
@@ -993,6 +994,7 @@ class GlobalRouting(pulumi.ComponentResource):
         )
         url_map = gcp.compute.URLMap(f"{n}-urlmap", project=a.gcp_project, default_service=backend.id,
                                      opts=self._opts())
+        self.url_map_name = url_map.name
         proxy = gcp.compute.TargetHttpsProxy(
             f"{n}-https", project=a.gcp_project, url_map=url_map.id, ssl_certificates=[cert.id], opts=self._opts()
         )

@@ -192,6 +192,16 @@ class MonitoringConfig(_Model):
     monthly_budget_usd: float | None = Field(
         None, gt=0, description="Monthly spend the budget alerts measure against. Default: none (no budget)."
     )
+    gcp_billing_account: str | None = Field(
+        None, validate_default=True,
+        description="GCP billing account (XXXXXX-XXXXXX-XXXXXX) the budget is created on. Required on GCP when "
+                    "monthly_budget_usd is set; only valid on GCP. Default: none.",
+    )
+    smtp_smarthost: str | None = Field(
+        None, description="host:port of the SMTP relay Alertmanager sends email through. Default: none, so email "
+                          "channels get only the cloud-side alarms and budget alerts (SNS / Cloud Monitoring).",
+    )
+    smtp_from: str = Field("alertmanager@aiplat.invalid", description="Sender of Alertmanager's emails.")
     runbook_url: str = Field(
         "https://github.com/aiplat/aiplat/blob/main/docs/runbooks.md",
         description="Runbook page; each alert links to #<alertname, lowercased>. Default: the project's runbooks.",
@@ -211,6 +221,26 @@ class MonitoringConfig(_Model):
             raise ValueError(f"fractions must be in (0, 2], got {', '.join(map(str, bad))}")
         if list(v) != sorted(set(v)):
             raise ValueError("must be strictly increasing (e.g. [0.8, 1.0])")
+        return v
+
+    @field_validator("gcp_billing_account")
+    @classmethod
+    def _billing(cls, v: str | None, info) -> str | None:
+        # The cloud comes from PlatformConfig's validation context (absent when validated alone).
+        cloud = (info.context or {}).get("cloud")
+        if v is not None and not re.match(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", v):
+            raise ValueError(f"{v!r} is not a billing account id (XXXXXX-XXXXXX-XXXXXX, uppercase hex)")
+        if cloud == "aws" and v is not None:
+            raise ValueError("only valid when cloud is gcp (AWS budgets use the stack's account)")
+        if cloud == "gcp" and v is None and info.data.get("monthly_budget_usd") is not None:
+            raise ValueError("required on gcp when monthly_budget_usd is set (the billing budget lives on it)")
+        return v
+
+    @field_validator("smtp_smarthost")
+    @classmethod
+    def _smarthost(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", v):
+            raise ValueError(f"{v!r} must be host:port (e.g. email-smtp.us-east-1.amazonaws.com:587)")
         return v
 
     @field_validator("runbook_url")
@@ -440,3 +470,29 @@ def platform_rule_groups(cfg: Any, stack: str, models: list[str] | tuple[str, ..
         for pool in region.gpu_pools
     ]
     return rule_groups(cfg.monitoring, stack=stack, models=models, pools=pools)
+
+
+def region_models(cfg: Any, region: str) -> list[str]:
+    """Model names the stack's Triton endpoints serve in ``region`` (each gets a not-loaded alert).
+
+    Only endpoints that run in the region: a model served elsewhere would be "absent" here
+    forever and page for nothing."""
+    if cfg.serving is None:
+        return []
+    regions = [r.name for r in cfg.regions]
+    names = {
+        m.name
+        for ep in cfg.serving.endpoints if region in ep.resolved_regions(regions)
+        for m in ep.models
+    }
+    return sorted(names)
+
+
+def region_rule_groups(cfg: Any, stack: str, region: str) -> list[dict[str, Any]]:
+    """The rule groups of one cluster: the stack's SLOs, the region's models and GPU pools.
+
+    The Monitoring component's PrometheusRule carries exactly these, and
+    ``aiplat rules STACK --region REGION`` writes them."""
+    rc = next(r for r in cfg.regions if r.name == region)
+    pools = [PoolCap(rc.name, p.name, p.max_nodes + p.spot_max_nodes) for p in rc.gpu_pools]
+    return rule_groups(cfg.monitoring, stack=stack, models=region_models(cfg, region), pools=pools)

@@ -44,6 +44,8 @@ class Region:
     endpoints: dict[str, "TritonEndpoint"] = field(default_factory=dict)
     """Endpoint name -> TritonEndpoint serving in this region (built after the GPU pools)."""
     gateway: "ApiGateway | None" = None
+    monitoring: "Monitoring | None" = None
+    """The cluster's monitoring (Prometheus, rules, dashboards, AWS gateway alarms)."""
 
 
 class AiPlatform(pulumi.ComponentResource):
@@ -128,7 +130,8 @@ class AiPlatform(pulumi.ComponentResource):
         self._build_gpu_pools(region)
         self._build_endpoints(region)
         self._build_vector_store(region)
-        self._build_gateway(region)  # last: it routes to everything above
+        self._build_gateway(region)  # routes to everything above
+        self._build_monitoring(region)  # watches everything above (gateway alarms need its API)
         return region
 
     def _build_gpu_pools(self, region: Region) -> None:
@@ -266,9 +269,92 @@ class AiPlatform(pulumi.ComponentResource):
         )
         region.outputs["gateway"] = {"routes": region.gateway.routes, "api_id": region.gateway.api_id}
 
+    def _build_monitoring(self, region: Region) -> None:
+        """The cluster's Monitoring: kube-prometheus-stack, the region's alert rules, dashboards."""
+        from components.dashboards import pool_prices
+        from components.monitoring import region_rule_groups
+        from components.observability import Monitoring, MonitoringArgs
+
+        cfg, rc = self.config, region.config
+        gw = region.gateway
+        region.monitoring = Monitoring(
+            f"{self._name}-{rc.name}-mon",
+            MonitoringArgs(
+                cloud=cfg.cloud,
+                stack=self.stack,
+                region=rc.name,
+                monitoring=cfg.monitoring,
+                kube_provider=region.cluster.kube_provider,
+                rule_groups=region_rule_groups(cfg, self.stack, rc.name),
+                team=cfg.tags.team,
+                pool_prices=pool_prices(cfg.cloud, rc.name, list(rc.gpu_pools)),
+                retention="30d" if cfg.production else "15d",
+                gateway_api_id=gw.api_id if gw is not None and cfg.cloud == "aws" else None,
+                gateway_stage=gw.stage_name if gw is not None and cfg.cloud == "aws" else None,
+                production=cfg.production,
+                tags=self.tags,
+            ),
+            pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[region.cluster]),
+        )
+        mon = region.monitoring
+        region.outputs["monitoring"] = {
+            "namespace": mon.namespace,
+            "grafana_service": mon.grafana_service,
+            "prometheus_service": mon.prometheus_service,
+            "alertmanager_service": mon.alertmanager_service,
+            "dashboards": mon.dashboards,
+            "alert_topic_arn": mon.alert_topic_arn,
+        }
+
+    def _build_stack_monitoring(self) -> None:
+        """Stack-wide alarms and the budget (AWS Budgets / GCP billing budget)."""
+        from components.observability import ROUTE53_REGION, StackMonitoring, StackMonitoringArgs
+
+        cfg = self.config
+        routing = getattr(self, "routing", None)
+        us_east_1, health_checks = None, dict(routing.health_check_ids) if routing is not None else {}
+        if cfg.cloud == "aws":
+            # Route 53 health-check metrics exist only in us-east-1; reuse that region's provider if the
+            # stack has it. A stack resident elsewhere (eu) keeps everything in its zone: the stack topic
+            # and budget go to its first region and the health-check alarms are left out.
+            region = self.regions.get(ROUTE53_REGION)
+            if region is not None:
+                us_east_1 = region.provider
+            elif cfg.residency in ("us", "global"):
+                us_east_1 = aws.Provider(f"{self._name}-{ROUTE53_REGION}", region=ROUTE53_REGION,
+                                         opts=pulumi.ResourceOptions(parent=self))
+            else:
+                us_east_1, health_checks = next(iter(self.regions.values())).provider, {}
+        self.monitoring = StackMonitoring(
+            f"{self._name}-mon",
+            StackMonitoringArgs(
+                cloud=cfg.cloud,
+                stack=self.stack,
+                monitoring=cfg.monitoring,
+                cost_center=cfg.tags.cost_center,
+                health_check_ids=health_checks,
+                us_east_1=us_east_1,
+                gcp_project=cfg.gcp_project,
+                url_map_name=getattr(routing, "url_map_name", None),
+                production=cfg.production,
+                tags=self.tags,
+            ),
+            # GCP's monitoring and billing resources are global: the first region's provider (project,
+            # default labels) will do. AWS children name their us-east-1 provider themselves.
+            pulumi.ResourceOptions(
+                parent=self, provider=next(iter(self.regions.values())).provider if cfg.cloud == "gcp" else None
+            ),
+        )
+        self.outputs_global = {
+            "alert_topic_arn": self.monitoring.alert_topic_arn,
+            "channel_ids": self.monitoring.channel_ids,
+            "budget_name": self.monitoring.budget_name,
+        }
+
     def _build_global(self) -> None:
         # Stack-wide components (global routing, budgets, cloud alarms) are added here.
         self._build_routing()
+        self._build_stack_monitoring()  # after routing: alarms on its health checks / load balancer
 
     def _build_routing(self) -> None:
         """One global hostname over the regional gateways (Route 53 latency / global LB)."""

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from components.errors import UsageError
-from components.monitoring import platform_rule_groups, rules_yaml
+from components.monitoring import platform_rule_groups, region_rule_groups, rules_yaml
 from components.stackfile import load_platform_config
 
 
@@ -24,12 +24,22 @@ def register(subparsers) -> None:
     p.add_argument("stack", metavar="STACK", help="stack name (stacks/Pulumi.<STACK>.yaml)")
     p.add_argument("--stack-file", metavar="PATH", help="read this stack file instead")
     p.add_argument("--out", metavar="FILE", required=True, help="rules file to write ('-' for stdout)")
+    p.add_argument("--region", metavar="REGION",
+                   help="write exactly the rules of this region's cluster (its models and GPU pools), "
+                        "as its PrometheusRule carries them")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_platform_config(args.stack, args.stack_file)
-    text = rules_yaml(platform_rule_groups(cfg, args.stack))
+    region = getattr(args, "region", None)
+    if region is not None:
+        names = [r.name for r in cfg.regions]
+        if region not in names:
+            raise UsageError(f"stack {args.stack} has no region {region!r} (regions: {', '.join(names)})")
+        text = rules_yaml(region_rule_groups(cfg, args.stack, region))
+    else:
+        text = rules_yaml(platform_rule_groups(cfg, args.stack))
     if args.out == "-":
         print(text, end="")
         return 0

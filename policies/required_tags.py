@@ -45,6 +45,10 @@ def tag_inputs(resource_type: str) -> tuple[str, ...]:
     if init is None:
         return ()
     params = inspect.signature(init).parameters
+    if cloud == "gcp" and "user_labels" in params:
+        # Cloud Monitoring (channels, alert policies): `labels` configures the resource (e.g. a
+        # channel's email_address); `user_labels` are its labels.
+        return ("userLabels",)
     return tuple(camel for arg, camel in TAG_ARGUMENTS[cloud].items() if arg in params)
 
 

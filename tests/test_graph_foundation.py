@@ -117,6 +117,9 @@ def test_every_labelable_gcp_resource_carries_chargeback_labels(record):
         if not reg.type.startswith("gcp:"):
             continue
         params = input_params(reg.type)
+        if "user_labels" in params:  # Cloud Monitoring: `labels` configures it, `user_labels` label it
+            assert REQUIRED_TAGS <= set(reg.inputs.get("userLabels", {})), f"{reg.type} {reg.name}"
+            continue
         for key in ("labels", "resource_labels"):
             if key in params:
                 camel = "resourceLabels" if key == "resource_labels" else "labels"
