@@ -132,7 +132,8 @@ class Recording:
         return {r.urn: r for r in self.resources}
 
     def of_type(self, type_: str) -> list[Registration]:
-        return [r for r in self.resources if r.type == type_]
+        """Registrations of one type, by URN (arrival order varies from run to run)."""
+        return sorted((r for r in self.resources if r.type == type_), key=lambda r: r.urn)
 
     def provider_of(self, reg: Registration) -> Registration | None:
         """The provider resource a registration uses (explicit, or inherited via parents)."""
