@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
+
+from components._base import AiplatComponent
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
@@ -80,7 +82,7 @@ class ClusterArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class Cluster(pulumi.ComponentResource):
+class Cluster(AiplatComponent):
     """A regional Kubernetes cluster.
 
     Outputs: ``name``, ``endpoint``, ``kube_provider``; AWS: ``oidc_provider_arn``,
@@ -113,12 +115,6 @@ class Cluster(pulumi.ComponentResource):
                 "workload_pool": self.workload_pool,
             }
         )
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _tags(self, role: str) -> dict[str, str]:
-        return {"Name": f"{self._name}-{role}", **self._in.tags}
 
     # -- AWS -----------------------------------------------------------------------
     def _aws(self) -> None:

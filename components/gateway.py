@@ -61,6 +61,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components._base import AiplatComponent
 from components.cluster import short_id
 from components.config import HEALTH_PATH, GatewayConfig, GatewayRouteConfig
 
@@ -350,7 +351,7 @@ class ApiGatewayArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class ApiGateway(pulumi.ComponentResource):
+class ApiGateway(AiplatComponent):
     """The regional gateway.
 
     Outputs (both clouds): ``routes`` (route keys), ``openapi`` (OpenAPI 3 description).
@@ -390,15 +391,6 @@ class ApiGateway(pulumi.ComponentResource):
                 "neg_name": self.neg_name,
             }
         )
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _k8s(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._in.kube_provider, **kw)
-
-    def _tags(self, role: str) -> dict[str, str]:
-        return {"Name": f"{self._name}-{role}", **self._in.tags}
 
     # -- AWS -----------------------------------------------------------------------------
     def _aws(self) -> None:
@@ -819,7 +811,7 @@ def endpoints_service_name(stack: str, project: str) -> str:
     return f"{short_id(f'aiplat-{stack}', 40)}.endpoints.{project}.cloud.goog"
 
 
-class GlobalRouting(pulumi.ComponentResource):
+class GlobalRouting(AiplatComponent):
     """One global hostname per stack over the regional gateways.
 
     Outputs: ``hostname``; AWS: ``health_check_ids`` (region -> id); GCP: ``address``,
@@ -840,9 +832,6 @@ class GlobalRouting(pulumi.ComponentResource):
             self._gcp()
         self.register_outputs({"hostname": self.hostname, "health_check_ids": self.health_check_ids,
                                "address": self.address})
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
 
     def _aws(self) -> None:
         a, n, g = self._in, self._name, self._in.gateway

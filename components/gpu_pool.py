@@ -62,6 +62,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
 
+from components._base import AiplatComponent
 from components.catalog import gpu as gpu_catalog
 from components.errors import ConfigError, Problem
 from components.monitoring import POOL_NODE_LABEL
@@ -237,7 +238,7 @@ def validate_pool_args(a: GpuPoolArgs) -> list[Problem]:
 
 
 # -- the component ------------------------------------------------------------------------
-class GpuPool(pulumi.ComponentResource):
+class GpuPool(AiplatComponent):
     """A GPU pool on EKS or GKE. Type ``aiplat:gpu_pool:GpuPool``.
 
     Outputs (same shape on both clouds):
@@ -302,12 +303,6 @@ class GpuPool(pulumi.ComponentResource):
         )
 
     # -- shared --------------------------------------------------------------------------
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _tags(self, role: str, **specific: str) -> dict[str, str]:
-        return {"Name": f"{self._name}-{role}", **specific, **self._in.tags}
-
     def node_labels(self, role: str) -> dict[str, str]:
         """Kubernetes labels of the pool's nodes in ``role`` (reserved | on-demand | spot)."""
         capacity, _ = ROLES[role]
@@ -658,7 +653,7 @@ class GpuAddonsArgs:
     """The stack's tags, merged into the IAM role and used as Kubernetes labels. Default none."""
 
 
-class GpuAddons(pulumi.ComponentResource):
+class GpuAddons(AiplatComponent):
     """Cluster-wide GPU add-ons. Type ``aiplat:gpu_pool:GpuAddons``.
 
     AWS: cluster-autoscaler (IRSA role, priority expander ConfigMap, Helm release) and the
@@ -689,9 +684,6 @@ class GpuAddons(pulumi.ComponentResource):
         self.register_outputs(
             {"releases": {k: r.status for k, r in self.releases.items()}, "autoscaler_role_arn": self.autoscaler_role_arn}
         )
-
-    def _k8s(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._in.kube_provider, **kw)
 
     def _release(self, key: str, values: dict[str, Any], **opts) -> k8s.helm.v3.Release:
         chart = CHARTS[key]

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
+
+from components._base import AiplatComponent
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 
@@ -41,7 +43,7 @@ class NetworkArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class Network(pulumi.ComponentResource):
+class Network(AiplatComponent):
     """A regional network. Outputs: ``vpc_id``, ``private_subnet_ids``, ``public_subnet_ids``
     (AWS); ``network``, ``subnetwork``, ``pods_range``, ``services_range`` (GCP)."""
 
@@ -70,12 +72,6 @@ class Network(pulumi.ComponentResource):
                 "subnetwork": self.subnetwork,
             }
         )
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _tags(self, role: str, **extra: str) -> dict[str, str]:
-        return {"Name": f"{self._name}-{role}", **extra, **self._in.tags}
 
     # -- AWS -----------------------------------------------------------------------
     def _aws(self) -> None:

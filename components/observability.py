@@ -52,6 +52,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components._base import AiplatComponent
 from components import dashboards
 from components.errors import ConfigError, Problem
 from components.monitoring import (
@@ -249,7 +250,7 @@ def read_secrets(m: MonitoringConfig) -> dict[str, pulumi.Output[str]]:
     return out
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(AiplatComponent):
     """One cluster's monitoring. Type ``aiplat:monitoring:Monitoring``.
 
     Outputs: ``namespace``, ``grafana_service``, ``prometheus_service``,
@@ -283,12 +284,6 @@ class Monitoring(pulumi.ComponentResource):
             "alertmanager_service": self.alertmanager_service, "dashboards": self.dashboards,
             "alert_topic_arn": self.alert_topic_arn,
         })
-
-    def _k8s(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._in.kube_provider, **kw)
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
 
     def _kubernetes(self, secrets: dict[str, pulumi.Output[str]]) -> None:
         a, n, m = self._in, self._name, self._in.monitoring
@@ -495,7 +490,7 @@ class StackMonitoringArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class StackMonitoring(pulumi.ComponentResource):
+class StackMonitoring(AiplatComponent):
     """Stack-wide alarms and the budget. Type ``aiplat:monitoring:StackMonitoring``.
 
     Outputs: ``alert_topic_arn`` (AWS), ``channel_ids`` (GCP: channel -> id),
@@ -522,9 +517,6 @@ class StackMonitoring(pulumi.ComponentResource):
             self._gcp()
         self.register_outputs({"alert_topic_arn": self.alert_topic_arn, "channel_ids": self.channel_ids,
                                "budget_name": self.budget_name})
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
 
     def _aws(self) -> None:
         a, n, m = self._in, self._name, self._in.monitoring

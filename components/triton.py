@@ -99,6 +99,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components._base import AiplatComponent
 from components.errors import ConfigError, Problem
 
 DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
@@ -316,7 +317,7 @@ def validate_args(a: TritonEndpointArgs) -> list[Problem]:
     return problems
 
 
-class TritonEndpoint(pulumi.ComponentResource):
+class TritonEndpoint(AiplatComponent):
     """Triton serving pinned model versions from a per-region bucket (module docstring).
 
     Outputs (same shape on AWS and GCP):
@@ -365,15 +366,6 @@ class TritonEndpoint(pulumi.ComponentResource):
                 "cloud_identity": self.cloud_identity,
             }
         )
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _k8s(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._in.kube_provider, **kw)
-
-    def _tags(self, role: str) -> dict[str, str]:
-        return {"Name": f"{self._name}-{role}", **self._in.tags}
 
     # -- AWS: S3 + KMS + IRSA -------------------------------------------------------------
     def _aws(self) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:

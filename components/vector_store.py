@@ -24,6 +24,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from components._base import AiplatComponent
 from components.errors import ConfigError, Problem
 
 # -- Milvus limits (Milvus 2.x docs, "Milvus Limits") -----------------------------------
@@ -458,7 +459,7 @@ def helm_values(a: VectorStoreArgs, storage_class: str, identity_annotation: dic
     return values
 
 
-class VectorStore(pulumi.ComponentResource):
+class VectorStore(AiplatComponent):
     """Milvus in one region (type ``aiplat:vector_store:VectorStore``).
 
     Children: a KMS key and a bucket in the region (versioned, encrypted with that key,
@@ -504,15 +505,6 @@ class VectorStore(pulumi.ComponentResource):
             "chart_version": self.chart_version,
             "cloud_identity": self.cloud_identity,
         })
-
-    def _opts(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _k8s(self, **kw) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._in.kube_provider, **kw)
-
-    def _tags(self, role: str) -> dict[str, str]:
-        return {"Name": f"{self._name}-{role}", **self._in.tags}
 
     # -- AWS: S3 + KMS + IRSA ---------------------------------------------------------------
     def _aws(self):
