@@ -4,8 +4,8 @@ A pool is stated as intent (instance type, ``reserved_nodes``, ``max_nodes``, op
 spot tier); everything else is derived here from one table so AWS and GCP pools have the
 same labels, taint and outputs:
 
-* node labels ``aiplat.io/pool`` (what workloads select), ``aiplat.io/gpu-pool`` (what the
-  Monitoring rules count, ``components.monitoring.POOL_NODE_LABEL``),
+* node labels ``aiplat.io/pool`` (what workloads select and the Monitoring rules count,
+  ``components.monitoring.POOL_NODE_LABEL``),
   ``aiplat.io/accelerator`` (GPU model as a label value, e.g. ``nvidia-l40s``) and
   ``aiplat.io/capacity-type`` (``reserved`` | ``on-demand`` | ``spot``; the spend-cap policy
   prices node groups by it), plus ``aiplat.io/commitment`` on reserved nodes;
@@ -68,7 +68,7 @@ from components.errors import ConfigError, Problem
 from components.monitoring import POOL_NODE_LABEL
 
 # -- the one table the labels, taints and tolerations derive from -----------------------
-LABEL_POOL = "aiplat.io/pool"
+LABEL_POOL = POOL_NODE_LABEL  # "aiplat.io/pool": one label for scheduling and for the alerts
 LABEL_ACCELERATOR = "aiplat.io/accelerator"
 LABEL_CAPACITY = "aiplat.io/capacity-type"
 LABEL_COMMITMENT = "aiplat.io/commitment"
@@ -308,7 +308,6 @@ class GpuPool(AiplatComponent):
         capacity, _ = ROLES[role]
         labels = {
             LABEL_POOL: self._in.pool,
-            POOL_NODE_LABEL: self._in.pool,
             LABEL_ACCELERATOR: self.accelerator,
             LABEL_CAPACITY: capacity,
         }
