@@ -62,6 +62,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.identity import irsa_trust_policy
 from components._base import AiplatComponent
 from components.catalog import gpu as gpu_catalog
 from components.errors import ConfigError, Problem
@@ -719,21 +720,7 @@ class GpuAddons(AiplatComponent):
     def _cluster_autoscaler(self) -> None:
         a, n = self._in, self._name
         sub = f"system:serviceaccount:{ADDON_NAMESPACE}:{CLUSTER_AUTOSCALER_SA}"
-        trust = pulumi.Output.all(a.oidc_provider_arn, a.oidc_issuer).apply(
-            lambda v: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Federated": v[0]},
-                            "Action": "sts:AssumeRoleWithWebIdentity",
-                            "Condition": {"StringEquals": {f"{v[1]}:sub": sub, f"{v[1]}:aud": "sts.amazonaws.com"}},
-                        }
-                    ],
-                }
-            )
-        )
+        trust = irsa_trust_policy(a.oidc_provider_arn, a.oidc_issuer, ADDON_NAMESPACE, CLUSTER_AUTOSCALER_SA)
         role = aws.iam.Role(
             f"{n}-cluster-autoscaler",
             description=f"cluster-autoscaler of {a.cluster_name} (IRSA, {sub})",

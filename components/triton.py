@@ -99,6 +99,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.identity import irsa_trust_policy
 from components._base import AiplatComponent
 from components.errors import ConfigError, Problem
 
@@ -444,23 +445,7 @@ class TritonEndpoint(AiplatComponent):
             opts=self._opts(depends_on=[pab]),
         )
         subject = f"system:serviceaccount:{a.namespace}:{self.service_account}"
-        trust = pulumi.Output.all(a.oidc_provider_arn, a.oidc_issuer).apply(
-            lambda v: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Federated": v[0]},
-                            "Action": "sts:AssumeRoleWithWebIdentity",
-                            "Condition": {
-                                "StringEquals": {f"{v[1]}:sub": subject, f"{v[1]}:aud": "sts.amazonaws.com"}
-                            },
-                        }
-                    ],
-                }
-            )
-        )
+        trust = irsa_trust_policy(a.oidc_provider_arn, a.oidc_issuer, a.namespace, self.service_account)
         role = aws.iam.Role(
             f"{n}-triton",
             description=f"IRSA role of {subject}: read-only on {a.bucket_name}",

@@ -24,6 +24,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from components.identity import irsa_trust_policy
 from components._base import AiplatComponent
 from components.errors import ConfigError, Problem
 
@@ -538,12 +539,7 @@ class VectorStore(AiplatComponent):
             }],
             opts=self._opts(depends_on=[versioning]))
         subject = f"system:serviceaccount:{a.namespace}:milvus"
-        trust = pulumi.Output.all(a.oidc_provider_arn, a.oidc_issuer).apply(lambda v: json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Federated": v[0]},
-                           "Action": "sts:AssumeRoleWithWebIdentity",
-                           "Condition": {"StringEquals": {f"{v[1]}:sub": subject, f"{v[1]}:aud": "sts.amazonaws.com"}}}],
-        }))
+        trust = irsa_trust_policy(a.oidc_provider_arn, a.oidc_issuer, a.namespace, "milvus")
         role = aws.iam.Role(f"{n}-milvus", description=f"IRSA role of {subject}: read/write on {a.bucket_name}",
                             assume_role_policy=trust, tags=self._tags("milvus-role"), opts=self._opts())
         aws.iam.RolePolicy(
