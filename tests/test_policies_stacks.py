@@ -198,3 +198,40 @@ def test_burst_cap_that_breaks_the_prod_budget(tmp_path):
                             "$120,000.00") for m in messages)
     assert any("6x g6e.12xlarge us-east-1" in m for m in messages)
     assert report.exit_code == 1
+
+
+def test_prod_gpus_beyond_max_gpus(tmp_path):
+    steps = recorded("prod").steps()
+    gpus = cost.estimate(steps).total_gpus
+    report = offline.evaluate(steps, "prod", config_with(tmp_path, "prod", spend_cap={"maxGpus": gpus - 1}))
+    [v] = report.by_policy("spend-cap")
+    assert v.urn == "" and v.message.startswith(f"{gpus} GPUs at full scale exceed maxGpus {gpus - 1}")
+    assert report.exit_code == 1
+
+
+def test_prod_model_bucket_public_access_block_loosened():
+    steps = steps_of("prod")
+    pab = next(s["newState"] for s in steps if s["newState"]["type"] == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+               and "triton" in s["newState"]["urn"])
+    pab["inputs"]["restrictPublicBuckets"] = False
+    report = offline.evaluate(steps, "prod")
+    [v] = report.by_policy("security-baseline")
+    assert v.urn == pab["urn"] and "set restrictPublicBuckets=true" in v.message
+    assert report.exit_code == 1
+
+
+@pytest.mark.parametrize(("stack", "type_", "drop", "missing"), [
+    ("prod", "aws:ec2/subnet:Subnet", ["cost-center"], "cost-center"),
+    ("prod", "aws:eks/cluster:Cluster", ["owner", "team", "cost-center"], "owner, team, cost-center"),
+    ("prod-eu", "aws:s3/bucket:Bucket", ["owner", "team"], "owner, team"),
+])
+def test_real_resources_missing_chargeback_tags(stack, type_, drop, missing):
+    steps = steps_of(stack)
+    state = find(steps, type_)
+    for key in drop:
+        del state["inputs"]["tags"][key]
+    report = offline.evaluate(steps, stack)
+    [v] = report.by_policy("required-tags")
+    assert (v.urn, v.enforcement_level) == (state["urn"], "mandatory")
+    assert v.message.startswith(f"{type_} {state['urn'].rsplit('::', 1)[-1]} lacks tags {missing}; add them")
+    assert report.exit_code == 1
