@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -49,6 +50,16 @@ LABEL_VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 
+def _dns_label(v: str) -> str:
+    if not DNS_LABEL.match(v):
+        raise ValueError(f"{v!r} is not a DNS label (lowercase, digits, '-', max 32)")
+    return v
+
+
+# Names that become Kubernetes/cloud resource names (pools, endpoints).
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,20 +87,13 @@ class Tags(_Model):
 class GpuPoolConfig(_Model):
     """A GPU node pool stated as intent: what to run on, how much is reserved, the hard cap."""
 
-    name: str = Field(description="Pool name (DNS label), unique within the region.")
+    name: DnsLabel = Field(description="Pool name (DNS label), unique within the region.")
     instance_type: str = Field(description="Catalog instance/machine type, e.g. g6e.2xlarge or g2-standard-8.")
     reserved_nodes: int = Field(0, ge=0, description="Baseline held in capacity reservations. Default 0.")
     max_nodes: int = Field(ge=1, description="Hard cap on reserved + on-demand nodes.")
     spot_max_nodes: int = Field(0, ge=0, description="Optional spot tier on top of the cap. Default 0 (off).")
     commitment: Literal["1y", "3y"] = Field("1y", description="Term priced for reserved nodes. Default 1y.")
     zones: list[str] | None = Field(None, description="Subset of the region's zones. Default: all of them.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not DNS_LABEL.match(v):
-            raise ValueError(f"{v!r} is not a DNS label (lowercase, digits, '-', max 32)")
-        return v
 
     @field_validator("instance_type")
     @classmethod
@@ -517,7 +521,7 @@ class ServedModelConfig(_Model):
 class EndpointConfig(_Model):
     """A Triton endpoint: the models it serves, on which GPU pool, where, and how it scales."""
 
-    name: str = Field(description="Endpoint name (DNS label); namespace triton-<name>.")
+    name: DnsLabel = Field(description="Endpoint name (DNS label); namespace triton-<name>.")
     pool: str = Field(description="GPU pool name; must exist in every region the endpoint runs in.")
     regions: list[str] | None = Field(None, description="Regions to serve in. Default: every stack region.")
     min_replicas: int = Field(1, ge=1, description="Stable replicas at least. Default 1.")
@@ -530,13 +534,6 @@ class EndpointConfig(_Model):
     )
     image: str = Field(TRITON_IMAGE, description=f"Pinned tritonserver image. Default {TRITON_IMAGE}.")
     models: list[ServedModelConfig] = Field(min_length=1, description="At least one model.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not DNS_LABEL.match(v):
-            raise ValueError(f"{v!r} is not a DNS label (lowercase, digits, '-', max 32)")
-        return v
 
     @field_validator("image")
     @classmethod
