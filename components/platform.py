@@ -21,12 +21,17 @@ import pulumi_gcp as gcp
 
 from components.cluster import Cluster, ClusterArgs
 from components.config import PlatformConfig, RegionConfig
-from components.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
-from components.network import Network, NetworkArgs
-from components.triton import TritonEndpoint
-from components.triton import args_from_config as triton_args_from_config
+from components.dashboards import pool_prices
 from components.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
 from components.gateway import endpoint_target, endpoints_service_name
+from components.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
+from components.monitoring import region_rule_groups
+from components.network import Network, NetworkArgs
+from components.observability import ROUTE53_REGION, Monitoring, MonitoringArgs, StackMonitoring, StackMonitoringArgs
+from components.triton import TritonEndpoint
+from components.triton import args_from_config as triton_args_from_config
+from components.vector_store import VectorStore
+from components.vector_store import args_from_config as vector_args_from_config
 
 
 @dataclass
@@ -39,12 +44,12 @@ class Region:
     network: Network
     cluster: Cluster
     outputs: dict[str, Any] = field(default_factory=dict)
-    gpu_pools: dict[str, "GpuPool"] = field(default_factory=dict)
+    gpu_pools: dict[str, GpuPool] = field(default_factory=dict)
     """Pool name -> GpuPool (node_selector, tolerations, max_gpus, ... for Triton)."""
-    endpoints: dict[str, "TritonEndpoint"] = field(default_factory=dict)
+    endpoints: dict[str, TritonEndpoint] = field(default_factory=dict)
     """Endpoint name -> TritonEndpoint serving in this region (built after the GPU pools)."""
-    gateway: "ApiGateway | None" = None
-    monitoring: "Monitoring | None" = None
+    gateway: ApiGateway | None = None
+    monitoring: Monitoring | None = None
     """The cluster's monitoring (Prometheus, rules, dashboards, AWS gateway alarms)."""
 
 
@@ -220,8 +225,6 @@ class AiPlatform(pulumi.ComponentResource):
 
     def _build_vector_store(self, region: Region) -> None:
         """Milvus next to the region's models, where config enables it (``vector_store``)."""
-        from components.vector_store import VectorStore
-        from components.vector_store import args_from_config as vector_args_from_config
 
         cfg = self.config
         store = cfg.vector_store
@@ -271,9 +274,6 @@ class AiPlatform(pulumi.ComponentResource):
 
     def _build_monitoring(self, region: Region) -> None:
         """The cluster's Monitoring: kube-prometheus-stack, the region's alert rules, dashboards."""
-        from components.dashboards import pool_prices
-        from components.monitoring import region_rule_groups
-        from components.observability import Monitoring, MonitoringArgs
 
         cfg, rc = self.config, region.config
         gw = region.gateway
@@ -308,7 +308,6 @@ class AiPlatform(pulumi.ComponentResource):
 
     def _build_stack_monitoring(self) -> None:
         """Stack-wide alarms and the budget (AWS Budgets / GCP billing budget)."""
-        from components.observability import ROUTE53_REGION, StackMonitoring, StackMonitoringArgs
 
         cfg = self.config
         routing = getattr(self, "routing", None)

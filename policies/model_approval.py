@@ -118,7 +118,7 @@ def declared_models(props: Any, resource_type: str) -> tuple[list[Any], list[str
         sources.append(("spec.template.metadata.annotations",
                         get(props, "spec", "template", "metadata", "annotations", ANNOTATION)))
     if resource_type == "kubernetes:core/v1:ConfigMap":
-        sources.append((f"data", get(props, "data", CONFIGMAP_KEY)))
+        sources.append(("data", get(props, "data", CONFIGMAP_KEY)))
     entries, problems = [], []
     for where, value in sources:
         key = CONFIGMAP_KEY if where == "data" else ANNOTATION

@@ -6,7 +6,6 @@ import copy
 import ipaddress
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +13,6 @@ from components.config import PlatformConfig
 from components.errors import ConfigError
 from components.stackfile import CONFIG_KEY, load_platform_config, platform_section, stack_file_path
 
-from .conftest import ROOT
 
 
 def dev_raw() -> dict:

@@ -4,7 +4,6 @@ through `aiplat check` (exit 2 with the key path)."""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest

@@ -15,7 +15,7 @@ from pulumi_policy.proxy import UnknownValueError
 import policies
 from components.errors import ConfigError, UsageError
 from policies import offline
-from tests.policy_steps import UNKNOWN, Steps, approved_catalog, good_aws_eu, write_config
+from tests.policy_steps import approved_catalog, good_aws_eu, write_config
 
 NAMES = ["model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"]
 

@@ -307,7 +307,7 @@ def test_every_kubernetes_object_in_check_prod_validates_strictly(cli, tmp_path)
     result = cli("check", "prod", "--json", str(out))
     assert result.returncode in (0, 1), result.stderr  # 1 = policy findings; the graph is complete either way
     version = load_platform_config("prod").cluster.kubernetes_version + ".0"
-    files, crds = {}, []
+    files = {}
     for step in json.loads(out.read_text())["steps"]:
         state = step["newState"]
         if not state["type"].startswith("kubernetes:") or not state["custom"]:

@@ -21,7 +21,6 @@ API (stable):
 
 from __future__ import annotations
 
-import difflib
 import re
 from functools import lru_cache
 from pathlib import Path
