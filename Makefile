@@ -10,7 +10,7 @@ PYTRITON_VERSION := 0.7.0
 STUB_VENV := .venv-triton-stub
 PERF_ANALYZER_DIR := .triton/tritonclient-2.41
 
-.PHONY: setup setup-test test-tools check test bench clean
+.PHONY: setup setup-test test-tools check test golden bench clean
 
 # Runtime environment: the stamp is rebuilt only when pyproject.toml changes.
 $(VENV)/.runtime-stamp: pyproject.toml
@@ -44,6 +44,11 @@ test-tools:
 
 test: setup-test test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Rewrite the golden graphs (tests/golden/<stack>.json) after a deliberate change; review the diff.
+golden: setup
+	for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; \
+	  $(VENV)/bin/aiplat check $$s --json tests/golden/$$s.json >/dev/null || exit $$?; done
 
 bench: setup-test
 	$(PY) benchmarks/check_speed.py

@@ -67,6 +67,12 @@ def run(args) -> int:
     return report.exit_code
 
 
+def golden_document(stack: str, recording: engine.Recording) -> dict[str, Any]:
+    """What ``aiplat check STACK --json`` writes for a shipped stack (its own stack and policy config)."""
+    steps = recording.steps()
+    return build_result(stack, recording, cost.estimate(steps), offline.evaluate(steps, stack))
+
+
 def build_result(stack: str, recording: engine.Recording, estimate=None, report=None) -> dict[str, Any]:
     doc: dict[str, Any] = {"stack": stack, **recording.preview_json()}
     if estimate is not None:

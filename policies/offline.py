@@ -338,5 +338,15 @@ def evaluate(steps: list[dict[str, Any]], stack: str, config_path: str | Path | 
     for state in requests.states:
         verdicts += _verdicts(servicer.Analyze(requests.analyze(state), None), requests, state["urn"])
     verdicts += _verdicts(servicer.AnalyzeStack(requests.analyze_stack(), None), requests)
-    return PolicyReport(stack, str(path), verdicts, config)
+    return PolicyReport(stack, _display(path), verdicts, config)
+
+
+def _display(path: Path) -> str:
+    """A config path as a report shows it: relative to the project when inside it (same
+    document on every machine), else as given."""
+    root = POLICIES_DIR.parent
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
