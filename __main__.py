@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.config import PlatformConfig
-from components.platform import AiPlatform
+from aiplat.config import PlatformConfig
+from aiplat.platform import AiPlatform
 
 config = PlatformConfig.from_raw(pulumi.Config("aiplat").require_object("platform"))
 platform = AiPlatform(pulumi.get_stack(), config)

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from components import catalog, engine  # noqa: E402
-from components.stackfile import CONFIG_KEY, read_stack_config, stack_file_path  # noqa: E402
+from aiplat import catalog, engine  # noqa: E402
+from aiplat.stackfile import CONFIG_KEY, read_stack_config, stack_file_path  # noqa: E402
 
 
 def synthetic(n_regions: int) -> dict:
@@ -57,7 +57,7 @@ def time_cli(stack: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "components.cli", "check", stack], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "aiplat.cli", "check", stack], cwd=ROOT, check=True,
                        capture_output=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)

@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from serving import repository  # noqa: E402
-from serving.loadtest import loadtest  # noqa: E402
-from serving.triton_local import TritonServer, find_install  # noqa: E402
+from aiplat.serving import repository  # noqa: E402
+from aiplat.serving.loadtest import loadtest  # noqa: E402
+from aiplat.serving.triton_local import TritonServer, find_install  # noqa: E402
 
 DEFAULT_PA = ROOT / ".triton" / "tritonclient-2.41" / "bin" / "perf_analyzer"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from components import capacity  # noqa: E402
-from components.catalog import gpu  # noqa: E402
+from aiplat import capacity  # noqa: E402
+from aiplat.catalog import gpu  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "capacity" / "demand-2026.csv"
 

@@ -38,7 +38,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
-from components.errors import ConfigError, Problem, UsageError
+from aiplat.errors import ConfigError, Problem, UsageError
 
 HEADER = ("timestamp", "nodes")
 HOUR = timedelta(hours=1)

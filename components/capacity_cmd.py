@@ -15,9 +15,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from components import capacity
-from components.catalog import gpu
-from components.errors import UsageError
+from aiplat import capacity
+from aiplat.catalog import gpu
+from aiplat.errors import UsageError
 
 
 def register(subparsers) -> None:

@@ -21,10 +21,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from components import engine
-from policies import cost, offline
-from components.errors import UsageError
-from components.stackfile import load_platform_config, read_stack_config, resolve_stack_file
+from aiplat import engine
+from aiplat.policies import cost, offline
+from aiplat.errors import UsageError
+from aiplat.stackfile import load_platform_config, read_stack_config, resolve_stack_file
 
 GLOBAL = "global"
 

@@ -13,17 +13,17 @@ import argparse
 import importlib
 import sys
 
-from components.errors import AiplatError
+from aiplat.errors import AiplatError
 
 # Modules that contribute subcommands, in help order. Add yours here.
 COMMAND_MODULES = [
-    "serving.cli",
-    "components.check",
-    "components.capacity_cmd",
-    "components.preflight",
-    "components.rules",
-    "components.vectors_cmd",
-    "policies.models_cli",  # after serving.cli: adds `approve` to its `models` parser
+    "aiplat.serving.cli",
+    "aiplat.check",
+    "aiplat.capacity_cmd",
+    "aiplat.preflight",
+    "aiplat.rules",
+    "aiplat.vectors_cmd",
+    "aiplat.policies.models_cli",  # after serving.cli: adds `approve` to its `models` parser
 ]
 
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 import pulumi
 
-from components._base import AiplatComponent
+from aiplat._base import AiplatComponent
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s

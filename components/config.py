@@ -30,10 +30,10 @@ from pydantic import (
     model_validator,
 )
 
-from components import catalog
-from components.errors import ConfigError, Problem, format_path
-from components.monitoring import MonitoringConfig
-from components.vector_store import VectorStoreConfig
+from aiplat import catalog
+from aiplat.errors import ConfigError, Problem, format_path
+from aiplat.monitoring import MonitoringConfig
+from aiplat.vector_store import VectorStoreConfig
 
 Cloud = Literal["aws", "gcp"]
 Environment = Literal["dev", "test", "staging", "prod"]
@@ -98,7 +98,7 @@ class GpuPoolConfig(_Model):
     @field_validator("instance_type")
     @classmethod
     def _instance_type(cls, v: str, info: ValidationInfo) -> str:
-        from components.catalog import gpu
+        from aiplat.catalog import gpu
 
         cloud = _ctx(info, "cloud")
         if cloud in catalog.CLOUDS and gpu.get_instance_type(cloud, v) is None:
@@ -156,7 +156,7 @@ class RegionConfig(_Model):
 
     @model_validator(mode="after")
     def _zones(self, info: ValidationInfo) -> "RegionConfig":
-        from components.catalog import gpu
+        from aiplat.catalog import gpu
 
         cloud = _ctx(info, "cloud")
         problems = []
@@ -596,7 +596,7 @@ class ServingConfig(_Model):
 
     def region_problems(self, cloud: str | None, regions: list["RegionConfig"]) -> list[str]:
         """Pools per region and GPU capacity; paths relative to ``serving``."""
-        from components.catalog import gpu
+        from aiplat.catalog import gpu
 
         problems = []
         by_name = {r.name: r for r in regions}

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.monitoring import POOL_NODE_LABEL
+from aiplat.monitoring import POOL_NODE_LABEL
 
 CAPACITY_NODE_LABEL = "aiplat.io/capacity-type"  # components.gpu_pool.LABEL_CAPACITY
 SCHEMA_VERSION = 39  # Grafana 11's dashboard schema
@@ -52,7 +52,7 @@ class PoolPrice:
 
 def pool_prices(cloud: str, region: str, pools: list[Any]) -> list[PoolPrice]:
     """Prices of a region's pools (``GpuPoolConfig``s) from the GPU catalog."""
-    from components.catalog import gpu
+    from aiplat.catalog import gpu
 
     out = []
     for p in pools:
@@ -122,7 +122,7 @@ M = 'model=~"$model"'
 
 def _uid(kind: str, stack: str, region: str) -> str:
     # Grafana uids are at most 40 characters.
-    from components.cluster import short_id
+    from aiplat.cluster import short_id
 
     return short_id(f"aiplat-{kind}-{stack}-{region}", 40)
 
@@ -219,7 +219,7 @@ def cost_rate_expr(prices: list[PoolPrice], pool: str | None = None) -> str:
 
 def node_hours_expr(pool: str, capacity: str, step: str = "5m") -> str:
     """GPU node-hours over the dashboard range, sampled every ``step``."""
-    from components.monitoring import duration_seconds
+    from aiplat.monitoring import duration_seconds
 
     return f"sum_over_time({_nodes(pool, capacity)}[$__range:{step}]) * {_price(duration_seconds(step) / 3600)}"
 

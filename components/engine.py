@@ -36,7 +36,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.settings import _load_monitor_feature_support
 from pulumi.runtime.stack import Stack, wait_for_rpcs
 
-from components.stackfile import PROJECT_DIR
+from aiplat.stackfile import PROJECT_DIR
 
 PROJECT = "aiplat"
 ACCOUNT_ID = "123456789012"

@@ -61,9 +61,9 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components._base import AiplatComponent
-from components.cluster import short_id
-from components.config import HEALTH_PATH, GatewayConfig, GatewayRouteConfig
+from aiplat._base import AiplatComponent
+from aiplat.cluster import short_id
+from aiplat.config import HEALTH_PATH, GatewayConfig, GatewayRouteConfig
 
 TRITON_READY = "/v2/health/ready"
 STABLE, CANARY = "stable", "canary"

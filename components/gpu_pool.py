@@ -62,11 +62,11 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.identity import irsa_trust_policy
-from components._base import AiplatComponent
-from components.catalog import gpu as gpu_catalog
-from components.errors import ConfigError, Problem
-from components.monitoring import POOL_NODE_LABEL
+from aiplat.identity import irsa_trust_policy
+from aiplat._base import AiplatComponent
+from aiplat.catalog import gpu as gpu_catalog
+from aiplat.errors import ConfigError, Problem
+from aiplat.monitoring import POOL_NODE_LABEL
 
 # -- the one table the labels, taints and tolerations derive from -----------------------
 LABEL_POOL = POOL_NODE_LABEL  # "aiplat.io/pool": one label for scheduling and for the alerts
@@ -623,7 +623,7 @@ def _asg_name(resources: Any) -> str | None:
 
 
 def _gcp_name(value: str, limit: int) -> str:
-    from components.cluster import short_id
+    from aiplat.cluster import short_id
 
     return short_id(value, limit)
 

@@ -52,10 +52,10 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components._base import AiplatComponent
-from components import dashboards
-from components.errors import ConfigError, Problem
-from components.monitoring import (
+from aiplat._base import AiplatComponent
+from aiplat import dashboards
+from aiplat.errors import ConfigError, Problem
+from aiplat.monitoring import (
     POOL_NODE_LABEL,
     REGION_NODE_LABEL,
     MonitoringConfig,

@@ -19,19 +19,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 
-from components.cluster import Cluster, ClusterArgs
-from components.config import PlatformConfig, RegionConfig
-from components.dashboards import pool_prices
-from components.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
-from components.gateway import endpoint_target, endpoints_service_name
-from components.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
-from components.monitoring import region_rule_groups
-from components.network import Network, NetworkArgs
-from components.observability import ROUTE53_REGION, Monitoring, MonitoringArgs, StackMonitoring, StackMonitoringArgs
-from components.triton import TritonEndpoint
-from components.triton import args_from_config as triton_args_from_config
-from components.vector_store import VectorStore
-from components.vector_store import args_from_config as vector_args_from_config
+from aiplat.cluster import Cluster, ClusterArgs
+from aiplat.config import PlatformConfig, RegionConfig
+from aiplat.dashboards import pool_prices
+from aiplat.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
+from aiplat.gateway import endpoint_target, endpoints_service_name
+from aiplat.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
+from aiplat.monitoring import region_rule_groups
+from aiplat.network import Network, NetworkArgs
+from aiplat.observability import ROUTE53_REGION, Monitoring, MonitoringArgs, StackMonitoring, StackMonitoringArgs
+from aiplat.triton import TritonEndpoint
+from aiplat.triton import args_from_config as triton_args_from_config
+from aiplat.vector_store import VectorStore
+from aiplat.vector_store import args_from_config as vector_args_from_config
 
 
 @dataclass
@@ -397,6 +397,6 @@ class AiPlatform(pulumi.ComponentResource):
 
 def _cluster_name(stack: str, region: str) -> str:
     """'aiplat-prod-us-east-1': readable, unique per stack and region, valid on both clouds."""
-    from components.cluster import short_id
+    from aiplat.cluster import short_id
 
     return short_id(f"aiplat-{stack}-{region}", 40)

@@ -38,8 +38,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from components.catalog import gpu
-from components.errors import UsageError
+from aiplat.catalog import gpu
+from aiplat.errors import UsageError
 
 # Instance class -> (quota code, quota name) for On-Demand and Spot vCPUs.
 QUOTAS: dict[str, dict[str, tuple[str, str]]] = {
@@ -325,7 +325,7 @@ def render(report: Report, console: Console) -> None:
 
 
 def run(args: argparse.Namespace, clients: ClientFactory | None = None) -> int:
-    from components.stackfile import load_platform_config
+    from aiplat.stackfile import load_platform_config
 
     config = load_platform_config(args.stack, args.stack_file)
     report = run_preflight(args.stack, config, clients or boto_clients)

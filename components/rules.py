@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components.errors import UsageError
-from components.monitoring import platform_rule_groups, region_rule_groups, rules_yaml
-from components.stackfile import load_platform_config
+from aiplat.errors import UsageError
+from aiplat.monitoring import platform_rule_groups, region_rule_groups, rules_yaml
+from aiplat.stackfile import load_platform_config
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from components.errors import ConfigError, Problem, UsageError
+from aiplat.errors import ConfigError, Problem, UsageError
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 CONFIG_KEY = "aiplat:platform"
@@ -58,7 +58,7 @@ def resolve_stack_file(stack: str, stack_file: str | Path | None = None) -> Path
 
 def load_platform_config(stack: str, stack_file: str | Path | None = None):
     """Validated PlatformConfig for a stack; ConfigError names every bad key path."""
-    from components.config import PlatformConfig
+    from aiplat.config import PlatformConfig
 
     path = resolve_stack_file(stack, stack_file)
     try:

@@ -99,9 +99,9 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.identity import irsa_trust_policy
-from components._base import AiplatComponent
-from components.errors import ConfigError, Problem
+from aiplat.identity import irsa_trust_policy
+from aiplat._base import AiplatComponent
+from aiplat.errors import ConfigError, Problem
 
 DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
 DEFAULT_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
@@ -200,7 +200,7 @@ def canary_max_replicas(max_replicas: int, weights: list[int]) -> int:
 
 def bucket_name(prefix: str, region: str, endpoint: str) -> str:
     """Deterministic, globally meaningful bucket name within S3/GCS's 63 characters."""
-    from components.cluster import short_id
+    from aiplat.cluster import short_id
 
     return short_id(f"{prefix}-{region}-{endpoint}", 63)
 
@@ -477,7 +477,7 @@ class TritonEndpoint(AiplatComponent):
 
     # -- GCP: GCS + Cloud KMS + Workload Identity -----------------------------------------
     def _gcp(self) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
-        from components.cluster import short_id
+        from aiplat.cluster import short_id
 
         a, n = self._in, self._name
         labels = {k.lower(): v for k, v in a.tags.items()}
@@ -811,7 +811,7 @@ def args_from_config(config, stack: str, region, endpoint, cluster, pool=None) -
     pool's config and the GPU catalog: label ``aiplat.io/pool=<name>`` and the
     ``nvidia.com/gpu`` NoSchedule taint, the convention GPU node groups use.
     """
-    from components.catalog import gpu
+    from aiplat.catalog import gpu
 
     pool_cfg = next(p for p in region.gpu_pools if p.name == endpoint.pool)
     itype = gpu.get_instance_type(config.cloud, pool_cfg.instance_type)

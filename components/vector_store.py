@@ -24,9 +24,9 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from components.identity import irsa_trust_policy
-from components._base import AiplatComponent
-from components.errors import ConfigError, Problem
+from aiplat.identity import irsa_trust_policy
+from aiplat._base import AiplatComponent
+from aiplat.errors import ConfigError, Problem
 
 # -- Milvus limits (Milvus 2.x docs, "Milvus Limits") -----------------------------------
 # Collection and field names: a letter or underscore, then letters, digits, underscores.
@@ -565,7 +565,7 @@ class VectorStore(AiplatComponent):
     def _gcp(self):
         import pulumi_gcp as gcp
 
-        from components.cluster import short_id
+        from aiplat.cluster import short_id
 
         a, n = self._in, self._name
         labels = {k.lower(): v for k, v in a.tags.items()}
@@ -655,7 +655,7 @@ class VectorStore(AiplatComponent):
 
 def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: list[str]) -> VectorStoreArgs:
     """VectorStoreArgs for one region of a stack whose ``vector_store`` is enabled there."""
-    from components.triton import bucket_name
+    from aiplat.triton import bucket_name
 
     store = config.vector_store
     return VectorStoreArgs(

@@ -15,9 +15,9 @@ import os
 import sys
 from pathlib import Path
 
-from components import vectors
-from components.errors import ConfigError, UsageError
-from components.stackfile import load_platform_config, resolve_stack_file
+from aiplat import vectors
+from aiplat.errors import ConfigError, UsageError
+from aiplat.stackfile import load_platform_config, resolve_stack_file
 
 
 def register(subparsers) -> None:

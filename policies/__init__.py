@@ -7,7 +7,7 @@ gRPC server and blocks, so only ``__main__`` constructs it) and what the offline
 
 from pulumi_policy import EnforcementLevel
 
-from policies import data_residency, model_approval, required_tags, security_baseline, spend_cap
+from aiplat.policies import data_residency, model_approval, required_tags, security_baseline, spend_cap
 
 # Policies that do not set their own level inherit this one (the SDK's default too).
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY

@@ -1,19 +1,13 @@
 """The policy pack as the Pulumi CLI runs it: `pulumi preview --policy-pack policies`.
 
 Only this module constructs ``PolicyPack`` (it serves the analyzer over gRPC and blocks);
-everything else imports ``policies.ALL_POLICIES``.
+everything else imports ``aiplat.policies.ALL_POLICIES``. The pack's virtualenv has
+``aiplat`` installed (``requirements.txt``), so nothing here edits ``sys.path``.
 """
 
-import sys
-from pathlib import Path
+from pulumi_policy import PolicyPack
 
-# The CLI runs this file from policies/ with policies/'s own virtualenv; make the repo root
-# importable so the pack shares components.catalog (regions, GPU prices) with the program.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pulumi_policy import PolicyPack  # noqa: E402
-
-from policies import ALL_POLICIES, PACK_ENFORCEMENT_LEVEL  # noqa: E402
+from aiplat.policies import ALL_POLICIES, PACK_ENFORCEMENT_LEVEL
 
 PolicyPack(
     name="aiplat",

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from pulumi_policy import PolicyResource
 
-from policies._props import UNKNOWN, cloud_of, get, is_provider
+from aiplat.policies._props import UNKNOWN, cloud_of, get, is_provider
 
 
 class StackGraph:

@@ -24,10 +24,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from components.catalog import gpu, region_of_zone
+from aiplat.catalog import gpu, region_of_zone
 from pulumi_policy import proxy as _proxy
 
-from policies._props import UNKNOWN, cloud_of
+from aiplat.policies._props import UNKNOWN, cloud_of
 
 _SENTINELS = {_proxy.UNKNOWN_STRING_VALUE, _proxy.UNKNOWN_NUMBER_VALUE, _proxy.UNKNOWN_BOOLEAN_VALUE,
               _proxy.UNKNOWN_ARRAY_VALUE, _proxy.UNKNOWN_OBJECT_VALUE, _proxy.UNKNOWN_ASSET_VALUE,

@@ -24,9 +24,9 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyResource, StackValidationPolicy
 
-from components import catalog
-from policies._graph import StackGraph
-from policies._props import (ARN_RE, AWS_HOST_RE, GCP_PATH_RE, UNKNOWN, cloud_of, get, is_provider,
+from aiplat import catalog
+from aiplat.policies._graph import StackGraph
+from aiplat.policies._props import (ARN_RE, AWS_HOST_RE, GCP_PATH_RE, UNKNOWN, cloud_of, get, is_provider,
                              path_str, walk)
 
 NAME = "data-residency"

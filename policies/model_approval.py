@@ -33,8 +33,8 @@ import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from components.errors import ConfigError, Problem, format_path
-from policies._props import UNKNOWN, get
+from aiplat.errors import ConfigError, Problem, format_path
+from aiplat.policies._props import UNKNOWN, get
 
 NAME = "model-approval"
 ANNOTATION = "aiplat.io/models"

@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from components.errors import ConfigError, UsageError
-from policies.model_approval import CATALOG_PATH, CLASSIFICATIONS, DIGEST_RE, ApprovedModel, load_catalog
+from aiplat.errors import ConfigError, UsageError
+from aiplat.policies.model_approval import CATALOG_PATH, CLASSIFICATIONS, DIGEST_RE, ApprovedModel, load_catalog
 
 META = "aiplat:"
 

@@ -32,7 +32,7 @@ from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from components.errors import ConfigError, Problem, UsageError
+from aiplat.errors import ConfigError, Problem, UsageError
 
 POLICIES_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = POLICIES_DIR / "config"
@@ -54,7 +54,7 @@ def pack_version() -> str:
 
 def make_servicer(policies: list | None = None) -> _PolicyAnalyzerServicer:
     """The SDK analyzer over our policies, built exactly as ``PolicyPack`` builds it."""
-    from policies import ALL_POLICIES, PACK_ENFORCEMENT_LEVEL
+    from aiplat.policies import ALL_POLICIES, PACK_ENFORCEMENT_LEVEL
 
     return _PolicyAnalyzerServicer(PACK_NAME, pack_version(), list(policies or ALL_POLICIES),
                                    PACK_ENFORCEMENT_LEVEL)

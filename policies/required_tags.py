@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy
 
-from policies._props import UNKNOWN, cloud_of, get, is_provider, items
+from aiplat.policies._props import UNKNOWN, cloud_of, get, is_provider, items
 
 NAME = "required-tags"
 DEFAULT_TAGS = ["owner", "team", "cost-center"]

@@ -29,8 +29,8 @@ import base64
 import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyResource, StackValidationPolicy
 
-from policies._graph import StackGraph
-from policies._props import UNKNOWN, elements, get, truthy
+from aiplat.policies._graph import StackGraph
+from aiplat.policies._props import UNKNOWN, elements, get, truthy
 
 NAME = "security-baseline"
 

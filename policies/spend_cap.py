@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, StackValidationPolicy
 
-from policies._graph import StackGraph
-from policies._props import plain
-from policies.cost import Resource, estimate_resources
+from aiplat.policies._graph import StackGraph
+from aiplat.policies._props import plain
+from aiplat.policies.cost import Resource, estimate_resources
 
 NAME = "spend-cap"
 

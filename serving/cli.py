@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from components.errors import UsageError
+from aiplat.errors import UsageError
 
 
 def register(sub) -> None:
@@ -92,7 +92,7 @@ def _out(args):
 
 
 def run_build(args) -> int:
-    from serving.repository import build
+    from aiplat.serving.repository import build
 
     names = build(args.src, args.out)
     print(f"built {len(names)} model(s) in {args.out}: {', '.join(names)}")
@@ -100,7 +100,7 @@ def run_build(args) -> int:
 
 
 def run_validate(args) -> int:
-    from serving.repository import validate
+    from aiplat.serving.repository import validate
 
     for info in validate(args.repo):
         print(f"{info.name}: versions {list(info.versions)}, served {list(info.served)}")
@@ -109,7 +109,7 @@ def run_validate(args) -> int:
 
 
 def run_digest(args) -> int:
-    from serving.repository import digest_repository, digest_version, validate
+    from aiplat.serving.repository import digest_repository, digest_version, validate
 
     if args.version is not None and not args.model:
         raise UsageError("--version needs --model")
@@ -134,7 +134,7 @@ def run_push(args) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from serving.repository import push
+    from aiplat.serving.repository import push
 
     s3 = boto3.client("s3", endpoint_url=args.endpoint_url) if args.endpoint_url else None
     try:
@@ -152,8 +152,8 @@ def run_push(args) -> int:
 
 
 def run_serve(args) -> int:
-    from serving.repository import validate
-    from serving.triton_local import TritonServer
+    from aiplat.serving.repository import validate
+    from aiplat.serving.triton_local import TritonServer
 
     validate(args.repo)  # our error report (all problems, with paths) beats Triton's log
     server = TritonServer(args.repo, http_port=args.http_port, grpc_port=args.grpc_port,
@@ -173,7 +173,7 @@ def run_serve(args) -> int:
 
 
 def run_smoke(args) -> int:
-    from serving.smoke import smoke
+    from aiplat.serving.smoke import smoke
 
     res = smoke(args.url, args.model, args.version, timeout=args.timeout,
                 batch_size=args.batch_size)
@@ -187,7 +187,7 @@ def run_smoke(args) -> int:
 
 
 def run_loadtest(args) -> int:
-    from serving.loadtest import loadtest
+    from aiplat.serving.loadtest import loadtest
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be >= 1")

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from serving.smoke import DEFAULT_TIMEOUT, ModelIO, describe_error, make_client, normalize_url
+from aiplat.serving.smoke import DEFAULT_TIMEOUT, ModelIO, describe_error, make_client, normalize_url
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:

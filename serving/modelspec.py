@@ -21,7 +21,7 @@ from google.protobuf import text_format
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.errors import ConfigError, Problem, format_path
+from aiplat.errors import ConfigError, Problem, format_path
 
 DataType = Literal[
     "TYPE_BOOL", "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32", "TYPE_UINT64",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from components.errors import ConfigError, Problem, UsageError
-from serving.modelspec import config_problems, load_spec, parse_pbtxt
+from aiplat.errors import ConfigError, Problem, UsageError
+from aiplat.serving.modelspec import config_problems, load_spec, parse_pbtxt
 
 # Byproducts of running a model (the Python backend byte-compiles model.py next to it).
 # They are not part of the artifact: excluded from digests and pushes alike, so serving a

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from components.errors import UsageError
+from aiplat.errors import UsageError
 
 DEFAULT_TIMEOUT = 10.0
 

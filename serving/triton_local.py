@@ -32,7 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.errors import AiplatError, UsageError
+from aiplat.errors import AiplatError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STUB_VENV_ENV = "AIPLAT_TRITON_STUB_VENV"

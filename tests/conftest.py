@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components import engine
-from components.stackfile import PROJECT_DIR, available_stacks, read_stack_config, stack_file_path
+from aiplat import engine
+from aiplat.stackfile import PROJECT_DIR, available_stacks, read_stack_config, stack_file_path
 
 ROOT = PROJECT_DIR
 
@@ -36,7 +36,7 @@ def stacks() -> list[str]:
 def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
     """`aiplat ...` as a user runs it: a fresh interpreter, the installed entry point's module."""
     return subprocess.run(
-        [sys.executable, "-m", "components.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "aiplat.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import capacity, cli
-from components.catalog import gpu
-from components.errors import ConfigError
+from aiplat import capacity, cli
+from aiplat.catalog import gpu
+from aiplat.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "capacity" / "demand-2026.csv"
@@ -180,7 +180,7 @@ def test_header_and_empty_files(text, expected):
 @pytest.fixture
 def aiplat(monkeypatch, capsys):
     """Run the real dispatcher with only this subcommand (others' modules may be mid-work)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["components.capacity_cmd"])
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["aiplat.capacity_cmd"])
 
     def run(*argv):
         code = cli.main(list(argv))
@@ -191,7 +191,7 @@ def aiplat(monkeypatch, capsys):
 
 
 def test_registered_in_cli():
-    assert "components.capacity_cmd" in cli.COMMAND_MODULES
+    assert "aiplat.capacity_cmd" in cli.COMMAND_MODULES
 
 
 def test_cli_json_stdout_matches_catalog_and_planner(aiplat, tmp_path):

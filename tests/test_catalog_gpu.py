@@ -7,8 +7,8 @@ import textwrap
 import pytest
 import yaml
 
-from components.catalog import gpu, regions
-from components.errors import ConfigError
+from aiplat.catalog import gpu, regions
+from aiplat.errors import ConfigError
 
 AWS_FAMILIES = {"g5", "g6", "g6e", "p4d", "p5"}
 GCP_SERIES = {"g2", "a2", "a3"}

@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from components.stackfile import stack_file_path
+from aiplat.stackfile import stack_file_path
 
 
 def test_check_dev_prints_the_inventory(cli):

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.config import PlatformConfig
-from components.errors import ConfigError
-from components.stackfile import CONFIG_KEY, load_platform_config, platform_section, stack_file_path
+from aiplat.config import PlatformConfig
+from aiplat.errors import ConfigError
+from aiplat.stackfile import CONFIG_KEY, load_platform_config, platform_section, stack_file_path
 
 
 
@@ -161,8 +161,8 @@ def _mutate(raw, path, op, value):
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_mutated_configs_yield_a_graph_or_a_config_error(data):
-    from components import engine
-    from components.stackfile import read_stack_config
+    from aiplat import engine
+    from aiplat.stackfile import read_stack_config
 
     stack = data.draw(st.sampled_from(["dev", "gcp-prod"]))
     config = read_stack_config(stack_file_path(stack))

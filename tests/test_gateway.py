@@ -11,8 +11,8 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation import OpenAPIV2SpecValidator
 
-from components.config import GatewayConfig
-from components.gateway import (
+from aiplat.config import GatewayConfig
+from aiplat.gateway import (
     CANARY,
     STABLE,
     EndpointTarget,
@@ -21,7 +21,7 @@ from components.gateway import (
     openapi3,
     resolve_routes,
 )
-from components.stackfile import stack_file_path
+from aiplat.stackfile import stack_file_path
 from tests.conftest import input_params, recorded
 
 PROD_REGIONS = ["us-east-1", "us-west-2", "us-east-2"]

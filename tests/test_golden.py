@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.check import golden_document
+from aiplat.check import golden_document
 
 GOLDEN = Path(__file__).parent / "golden"
 SHIPPED = ("dev", "staging", "prod", "prod-eu", "gcp-prod")

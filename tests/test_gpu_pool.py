@@ -13,10 +13,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import engine
-from components.catalog import gpu as gpu_catalog
-from components.errors import ConfigError
-from components.gpu_pool import (
+from aiplat import engine
+from aiplat.catalog import gpu as gpu_catalog
+from aiplat.errors import ConfigError
+from aiplat.gpu_pool import (
     CHARTS,
     EKS_GPU_AMI_TYPE,
     GpuPool,
@@ -26,8 +26,8 @@ from components.gpu_pool import (
     split_across_zones,
     validate_pool_args,
 )
-from components.monitoring import POOL_NODE_LABEL
-from components.stackfile import load_platform_config, stack_file_path
+from aiplat.monitoring import POOL_NODE_LABEL
+from aiplat.stackfile import load_platform_config, stack_file_path
 
 POOL_TYPE = "aiplat:gpu_pool:GpuPool"
 ADDONS_TYPE = "aiplat:gpu_pool:GpuAddons"

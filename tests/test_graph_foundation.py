@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from components import catalog, engine
-from components.stackfile import read_stack_config, stack_file_path
+from aiplat import catalog, engine
+from aiplat.stackfile import read_stack_config, stack_file_path
 
 from .conftest import by_type, input_params
 

@@ -8,17 +8,17 @@ from functools import lru_cache
 
 import pytest
 
-from components import dashboards, engine
-from components.config import PlatformConfig
-from components.errors import ConfigError
-from components.monitoring import MonitoringConfig, region_rule_groups
-from components.observability import (
+from aiplat import dashboards, engine
+from aiplat.config import PlatformConfig
+from aiplat.errors import ConfigError
+from aiplat.monitoring import MonitoringConfig, region_rule_groups
+from aiplat.observability import (
     CHART,
     RECEIVERS_SECRET,
     alertmanager_config,
     stack_values,
 )
-from components.stackfile import available_stacks, load_platform_config, read_stack_config, stack_file_path
+from aiplat.stackfile import available_stacks, load_platform_config, read_stack_config, stack_file_path
 
 from .conftest import by_type
 
@@ -211,7 +211,7 @@ def test_aws_budget_thresholds_forecast_and_cost_center(record, stack):
 @pytest.mark.parametrize("stack", available_stacks())
 def test_budget_equals_the_spend_cap_policy(stack):
     """One source of truth (monitoring.monthly_budget_usd); the policy's cap must agree."""
-    from components.stackfile import PROJECT_DIR
+    from aiplat.stackfile import PROJECT_DIR
 
     cap = json.loads((PROJECT_DIR / "policies" / "config" / f"{stack}.json").read_text())["spend-cap"]["maxMonthlyUsd"]
     assert load_platform_config(stack).monitoring.monthly_budget_usd == cap
@@ -340,7 +340,7 @@ def test_alertmanager_routes_each_channel_by_its_severities():
 
 
 def test_finance_dashboard_prices_come_from_the_catalog():
-    from components.catalog import gpu
+    from aiplat.catalog import gpu
 
     cfg = load_platform_config("prod")
     prices = dashboards.pool_prices("aws", "us-east-1", cfg.regions[0].gpu_pools)

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.monitoring import TRITON_METRICS_ARGS, MonitoringConfig, rule_groups, rules_yaml
-from serving.loadtest import loadtest
-from serving.repository import build
-from serving.triton_local import TritonNotInstalled, TritonServer, find_install, free_port
+from aiplat.monitoring import TRITON_METRICS_ARGS, MonitoringConfig, rule_groups, rules_yaml
+from aiplat.serving.loadtest import loadtest
+from aiplat.serving.repository import build
+from aiplat.serving.triton_local import TritonNotInstalled, TritonServer, find_install, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "serving" / "examples" / "models"

@@ -16,10 +16,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import cli
-from components.config import PlatformConfig
-from components.errors import ConfigError
-from components.monitoring import (
+from aiplat import cli
+from aiplat.config import PlatformConfig
+from aiplat.errors import ConfigError
+from aiplat.monitoring import (
     SEVERITIES,
     MonitoringConfig,
     PoolCap,
@@ -29,7 +29,7 @@ from components.monitoring import (
     rule_groups,
     rules_yaml,
 )
-from components.stackfile import available_stacks
+from aiplat.stackfile import available_stacks
 
 HERE = Path(__file__).parent
 SUITE_DIR = HERE / "promtool"
@@ -212,7 +212,7 @@ def test_rules_yaml_round_trips_to_the_same_groups():
 def test_cli_writes_the_same_groups_as_the_function(tmp_path):
     out = tmp_path / "rules.yml"
     assert cli.main(["rules", "dev", "--out", str(out)]) == 0
-    from components.stackfile import load_platform_config
+    from aiplat.stackfile import load_platform_config
 
     assert yaml.safe_load(out.read_text()) == {"groups": platform_rule_groups(load_platform_config("dev"), "dev")}
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from components.errors import ConfigError
-from policies import offline
-from policies.model_approval import load_catalog
+from aiplat.errors import ConfigError
+from aiplat.policies import offline
+from aiplat.policies.model_approval import load_catalog
 from tests.policy_steps import CANARY, STABLE, approved_catalog, digest, eu_config, good_aws_eu, models_annotation
 
 

@@ -12,9 +12,9 @@ from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, ResourceValidat
                            StackValidationPolicy)
 from pulumi_policy.proxy import UnknownValueError
 
-import policies
-from components.errors import ConfigError, UsageError
-from policies import offline
+import aiplat.policies as policies
+from aiplat.errors import ConfigError, UsageError
+from aiplat.policies import offline
 from tests.policy_steps import approved_catalog, good_aws_eu, write_config
 
 NAMES = ["model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import offline
+from aiplat.policies import offline
 from tests.policy_steps import UNKNOWN, approved_catalog, eu_config, good_aws_eu, good_gcp_eu
 
 

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.cli import main
-from policies.model_approval import load_catalog
+from aiplat.cli import main
+from aiplat.policies.model_approval import load_catalog
 from tests.policy_steps import STABLE, approved_catalog, digest
 
 pytestmark = pytest.mark.peer

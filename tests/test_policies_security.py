@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from policies import offline
+from aiplat.policies import offline
 from tests.policy_steps import UNKNOWN, approved_catalog, eu_config, good_aws_eu, good_gcp_eu
 
 

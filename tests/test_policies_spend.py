@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from components.catalog import gpu
-from policies import cost, offline
+from aiplat.catalog import gpu
+from aiplat.policies import cost, offline
 from tests.policy_steps import approved_catalog, eu_config, good_aws_eu, good_gcp_eu
 
 H = cost.HOURS_PER_MONTH

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from policies import cost, offline
+from aiplat.policies import cost, offline
 from tests.conftest import recorded
 
 
@@ -39,7 +39,7 @@ def test_every_shipped_stack_checks_clean(stacks):
 
 def test_policy_config_agrees_with_the_stack_config(stacks):
     """Residency, classification and environment are stack facts; the policy config must not drift."""
-    from components.stackfile import load_platform_config
+    from aiplat.stackfile import load_platform_config
 
     for stack in stacks:
         platform = load_platform_config(stack)
@@ -137,8 +137,8 @@ def test_prod_static_access_key(tmp_path):
 
 def test_model_approval_from_mutated_stack_config(tmp_path):
     """Mutate the real stack config, re-run the program under the engine, check the verdicts."""
-    from components import engine
-    from components.stackfile import read_stack_config, stack_file_path
+    from aiplat import engine
+    from aiplat.stackfile import read_stack_config, stack_file_path
 
     def run(stack, mutate, config_path=None):
         cfg = copy.deepcopy(read_stack_config(stack_file_path(stack)))
@@ -182,8 +182,8 @@ def test_model_approval_from_mutated_stack_config(tmp_path):
 
 
 def test_burst_cap_that_breaks_the_prod_budget(tmp_path):
-    from components import engine
-    from components.stackfile import read_stack_config, stack_file_path
+    from aiplat import engine
+    from aiplat.stackfile import read_stack_config, stack_file_path
 
     cfg = copy.deepcopy(read_stack_config(stack_file_path("prod")))
     for region in cfg["aiplat:platform"]["regions"]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies import offline
-from policies.required_tags import tag_inputs
+from aiplat.policies import offline
+from aiplat.policies.required_tags import tag_inputs
 from tests.policy_steps import TAGS, UNKNOWN, approved_catalog, eu_config, good_aws_eu, good_gcp_eu
 
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tritonclient.grpc import model_config_pb2 as mc
 
-from components.errors import ConfigError
-from serving.modelspec import (DynamicBatching, InstanceGroup, ModelSpec, QueuePolicy,
+from aiplat.errors import ConfigError
+from aiplat.serving.modelspec import (DynamicBatching, InstanceGroup, ModelSpec, QueuePolicy,
                                TensorSpec, VersionPolicy, config_problems, load_spec,
                                parse_pbtxt)
 

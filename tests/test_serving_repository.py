@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import main
-from components.errors import ConfigError, UsageError
-from serving import repository as r
+from aiplat.cli import main
+from aiplat.errors import ConfigError, UsageError
+from aiplat.serving import repository as r
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "serving" / "examples" / "models"
 

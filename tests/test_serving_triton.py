@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components.cli import main
-from serving import repository
-from serving.loadtest import loadtest
-from serving.modelspec import load_spec, parse_pbtxt
-from serving.triton_local import TritonNotInstalled, TritonServer, TritonStartError, find_install
+from aiplat.cli import main
+from aiplat.serving import repository
+from aiplat.serving.loadtest import loadtest
+from aiplat.serving.modelspec import load_spec, parse_pbtxt
+from aiplat.serving.triton_local import TritonNotInstalled, TritonServer, TritonStartError, find_install
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "serving" / "examples" / "models"
-AIPLAT = [sys.executable, "-m", "components.cli"]
+AIPLAT = [sys.executable, "-m", "aiplat.cli"]
 
 pytestmark = pytest.mark.peer
 
@@ -195,7 +195,7 @@ def test_loadtest_counts_errors_when_server_crashes_mid_run(example_repo):
 
 def test_serve_cli_runs_until_interrupted(example_repo):
     _require_triton()
-    from serving.triton_local import free_port
+    from aiplat.serving.triton_local import free_port
 
     port = free_port()
     proc = subprocess.Popen(AIPLAT + ["serve", str(example_repo), "--http-port", str(port)],

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import engine
-from components.config import PlatformConfig
-from components.errors import ConfigError
-from components.stackfile import load_platform_config, read_stack_config, stack_file_path
-from components.triton import (
+from aiplat import engine
+from aiplat.config import PlatformConfig
+from aiplat.errors import ConfigError
+from aiplat.stackfile import load_platform_config, read_stack_config, stack_file_path
+from aiplat.triton import (
     CONFIGMAP_KEYS,
     TritonEndpointArgs,
     TritonModel,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.errors import ConfigError
-from components.vector_store import MILVUS_CHART_VERSION, VectorStore, VectorStoreArgs, helm_values, validate_store_args
+from aiplat.errors import ConfigError
+from aiplat.vector_store import MILVUS_CHART_VERSION, VectorStore, VectorStoreArgs, helm_values, validate_store_args
 
 from .conftest import run_cli
 
@@ -122,7 +122,7 @@ def test_aws_vector_store_per_configured_region(record, stack, regions, mode):
         # Everything in the cluster goes through that region's cluster provider.
         assert rec.provider_of(release).name == rec.provider_of(sc).name
     # mode is the environment's default
-    from components.stackfile import load_platform_config
+    from aiplat.stackfile import load_platform_config
 
     cfg = load_platform_config(stack)
     assert cfg.vector_store.resolved_mode(cfg.environment) == mode

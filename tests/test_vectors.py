@@ -22,11 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from components import catalog, vectors
-from components.config import PlatformConfig
-from components.errors import ConfigError
-from components.stackfile import CONFIG_KEY, available_stacks, load_platform_config, platform_section, stack_file_path
-from components.vector_store import CollectionSpec, IndexSpec, VectorStoreConfig
+from aiplat import catalog, vectors
+from aiplat.config import PlatformConfig
+from aiplat.errors import ConfigError
+from aiplat.stackfile import CONFIG_KEY, available_stacks, load_platform_config, platform_section, stack_file_path
+from aiplat.vector_store import CollectionSpec, IndexSpec, VectorStoreConfig
 
 from .conftest import ROOT
 
@@ -356,7 +356,7 @@ def test_milvus_lite_refuses_index_types_it_cannot_build(lite):
 
 def aiplat(*args: str) -> subprocess.CompletedProcess:
     script = ROOT / ".venv" / "bin" / "aiplat"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "components.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "aiplat.cli"]
     env = {k: v for k, v in os.environ.items() if k != "MILVUS_TOKEN"}
     return subprocess.run([*cmd, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
 

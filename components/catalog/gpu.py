@@ -28,8 +28,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from components.catalog import CATALOG_DIR, CLOUDS, regions as known_regions
-from components.errors import ConfigError, Problem, format_path
+from aiplat.catalog import CATALOG_DIR, CLOUDS, regions as known_regions
+from aiplat.errors import ConfigError, Problem, format_path
 
 GPU_FILE = CATALOG_DIR / "gpu_instances.yaml"
 FIXED_COSTS_FILE = CATALOG_DIR / "fixed_costs.yaml"

@@ -26,7 +26,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.triton import TritonEndpoint, TritonEndpointArgs, TritonModel
+from aiplat.triton import TritonEndpoint, TritonEndpointArgs, TritonModel
 
 config = pulumi.Config()
 cloud = config.require("cloud")
