@@ -2,8 +2,7 @@
 
 import pulumi
 
-from aiplat.config import PlatformConfig
-from aiplat.platform import AiPlatform
+from aiplat import AiPlatform, PlatformConfig
 
 config = PlatformConfig.from_raw(pulumi.Config("aiplat").require_object("platform"))
 platform = AiPlatform(pulumi.get_stack(), config)

@@ -17,11 +17,20 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from aiplat import catalog
+from aiplat.project import CONFIG_KEY, load_project, read_stack_config
+from aiplat.testing import engine
 
-from aiplat import catalog, engine  # noqa: E402
-from aiplat.stackfile import CONFIG_KEY, read_stack_config, stack_file_path  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = load_project(ROOT / "Pulumi.yaml")
+
+
+def stack_file_path(stack: str) -> Path:
+    return PROJECT.stack_file(stack)
+
+
+def run_stack(stack: str, config: dict) -> engine.Recording:
+    return engine.run_stack(stack, config, PROJECT.program, project=PROJECT.name)
 
 
 def synthetic(n_regions: int) -> dict:
@@ -48,7 +57,7 @@ def time_engine(stack: str, config: dict, repeat: int) -> tuple[float, int]:
     times, count = [], 0
     for _ in range(repeat):
         start = time.perf_counter()
-        count = len(engine.run_stack(stack, config).resources)
+        count = len(run_stack(stack, config).resources)
         times.append(time.perf_counter() - start)
     return statistics.median(times), count
 

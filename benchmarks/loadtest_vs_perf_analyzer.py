@@ -27,7 +27,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from aiplat.serving import repository  # noqa: E402
 from aiplat.serving.loadtest import loadtest  # noqa: E402

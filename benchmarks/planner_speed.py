@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from aiplat import capacity  # noqa: E402
+from aiplat.tools import capacity  # noqa: E402
 from aiplat.catalog import gpu  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "capacity" / "demand-2026.csv"

@@ -117,21 +117,6 @@ class CostEstimate:
             "unpriced": list(self.unpriced),
         }
 
-    def table(self, title: str = "Monthly cost at full scale"):
-        from rich.table import Table
-
-        table = Table(title=f"{title} · ${self.monthly_usd:,.2f} · {self.total_gpus} GPUs")
-        for col, justify in (("category", "left"), ("item", "left"), ("region", "left"), ("units", "right"),
-                             ("GPUs", "right"), ("$/h each", "right"), ("$/month", "right")):
-            table.add_column(col, justify=justify)
-        for line in self.lines:
-            table.add_row(line.category, line.item, line.region, str(line.units), str(line.gpus),
-                          f"{line.unit_hourly_usd:g}", f"{line.monthly_usd:,.2f}")
-        table.add_row("total", "", "", "", str(self.total_gpus), "", f"{self.monthly_usd:,.2f}", style="bold")
-        for item in self.unpriced:
-            table.add_row("unpriced", item, "", "", "", "", "", style="dim")
-        return table
-
 
 # ---- reading the graph ----------------------------------------------------------------------
 

@@ -35,7 +35,6 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from aiplat.errors import ConfigError, Problem, UsageError
 
 POLICIES_DIR = Path(__file__).resolve().parent
-CONFIG_DIR = POLICIES_DIR / "config"
 PACK_NAME = "aiplat"
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 _LEVEL_NAMES = {pb.ADVISORY: "advisory", pb.MANDATORY: "mandatory", pb.REMEDIATE: "remediate",
@@ -159,14 +158,9 @@ def configure(servicer: _PolicyAnalyzerServicer, config: dict[str, PolicyConfig]
     servicer.Configure(request, None)
 
 
-def config_path_for(stack: str) -> Path:
-    return CONFIG_DIR / f"{stack}.json"
-
-
-def load_config(stack: str, config_path: str | Path | None = None,
-                servicer: _PolicyAnalyzerServicer | None = None) -> dict[str, PolicyConfig]:
-    path = Path(config_path) if config_path else config_path_for(stack)
-    return reconcile(servicer or make_servicer(), parse_config_file(path), str(path))
+def load_config(config_path: str | Path, servicer: _PolicyAnalyzerServicer | None = None) -> dict[str, PolicyConfig]:
+    """A ``--policy-pack-config`` file reconciled with the pack's defaults and schemas."""
+    return reconcile(servicer or make_servicer(), parse_config_file(config_path), str(config_path))
 
 
 # ---- the graph as analyzer requests ----------------------------------------------------------
@@ -291,20 +285,6 @@ class PolicyReport:
             "verdicts": [asdict(v) for v in self.verdicts],
         }
 
-    def table(self):
-        """A rich Table of the verdicts (one row per violation)."""
-        from rich.table import Table
-
-        table = Table(title=f"Policy verdicts · {self.stack} · {len(self.mandatory_violations)} mandatory, "
-                      f"{len(self.advisories)} advisory", show_lines=False)
-        for col in ("policy", "level", "resource", "message"):
-            table.add_column(col, overflow="fold")
-        for v in self.verdicts:
-            style = "bold red" if v.mandatory else "yellow"
-            table.add_row(v.policy, f"[{style}]{v.enforcement_level}[/]", f"{v.type}\n{v.name}" if v.urn else "stack",
-                          v.message)
-        return table
-
 
 def _verdicts(response: pb.AnalyzeResponse, requests: _Requests, default_urn: str = "") -> list[Verdict]:
     out = []
@@ -321,32 +301,24 @@ def _verdicts(response: pb.AnalyzeResponse, requests: _Requests, default_urn: st
 
 
 def evaluate(steps: list[dict[str, Any]], stack: str, config_path: str | Path | None = None,
-             policies: list | None = None) -> PolicyReport:
-    """Run the pack over a recorded graph with the stack's policy config.
+             policies: list | None = None, project: str = PACK_NAME) -> PolicyReport:
+    """Run the pack over a recorded graph with a policy config file.
 
-    ``config_path`` defaults to ``policies/config/<stack>.json``. A bad config raises
-    ``ConfigError`` naming ``<policy>.<property>``; a missing one ``UsageError`` (exit 2).
+    ``config_path`` is a ``--policy-pack-config`` file; ``None`` runs the pack with its own
+    defaults, as ``pulumi preview --policy-pack`` without a config does. A bad config
+    raises ``ConfigError`` naming ``<policy>.<property>``; a missing file ``UsageError``
+    (exit 2). Which file belongs to a stack is the project's business
+    (``aiplat.project.Project.policy_config``), not this function's.
     """
     servicer = make_servicer(policies)
-    path = Path(config_path) if config_path else config_path_for(stack)
-    config = load_config(stack, path, servicer)
+    given = parse_config_file(config_path) if config_path is not None else {}
+    config = reconcile(servicer, given, str(config_path) if config_path is not None else None)
     configure(servicer, config)
-    servicer.ConfigureStack(pb.AnalyzerStackConfigureRequest(stack=stack, project=PACK_NAME, dry_run=True), None)
+    servicer.ConfigureStack(pb.AnalyzerStackConfigureRequest(stack=stack, project=project, dry_run=True), None)
 
     requests = _Requests(_live_states(steps))
     verdicts: list[Verdict] = []
     for state in requests.states:
         verdicts += _verdicts(servicer.Analyze(requests.analyze(state), None), requests, state["urn"])
     verdicts += _verdicts(servicer.AnalyzeStack(requests.analyze_stack(), None), requests)
-    return PolicyReport(stack, _display(path), verdicts, config)
-
-
-def _display(path: Path) -> str:
-    """A config path as a report shows it: relative to the project when inside it (same
-    document on every machine), else as given."""
-    root = POLICIES_DIR.parent
-    try:
-        return str(path.resolve().relative_to(root))
-    except ValueError:
-        return str(path)
-
+    return PolicyReport(stack, str(config_path) if config_path is not None else "", verdicts, config)

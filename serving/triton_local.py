@@ -34,9 +34,21 @@ from pathlib import Path
 
 from aiplat.errors import AiplatError, UsageError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 STUB_VENV_ENV = "AIPLAT_TRITON_STUB_VENV"
-DEFAULT_STUB_VENV = REPO_ROOT / ".venv-triton-stub"
+STUB_VENV_NAME = ".venv-triton-stub"
+
+
+def default_stub_venv() -> Path:
+    """``$AIPLAT_TRITON_STUB_VENV``, else ``.venv-triton-stub`` in the project (``Pulumi.yaml`` upward
+    from the current directory, where ``make setup-test`` puts it), else in the current directory."""
+    if os.environ.get(STUB_VENV_ENV):
+        return Path(os.environ[STUB_VENV_ENV])
+    from aiplat.project import find_project
+
+    try:
+        return find_project().root / STUB_VENV_NAME
+    except UsageError:
+        return Path.cwd() / STUB_VENV_NAME
 
 
 class TritonNotInstalled(UsageError):
@@ -71,7 +83,7 @@ def find_install(stub_venv: str | Path | None = None) -> TritonInstall:
         libs=pkg.parent / "nvidia_pytriton.libs",
         python_backend=server / "backends" / "python",
         stub=server / "python_backend_stubs" / pyver / "triton_python_backend_stub",
-        stub_venv=Path(stub_venv or os.environ.get(STUB_VENV_ENV) or DEFAULT_STUB_VENV),
+        stub_venv=Path(stub_venv) if stub_venv else default_stub_venv(),
     )
     for path in (install.binary, install.libs, install.python_backend, install.stub):
         if not path.exists():

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from aiplat import engine
-from aiplat.stackfile import PROJECT_DIR, available_stacks, read_stack_config, stack_file_path
+from aiplat.testing import engine
+from aiplat.project import read_stack_config
+from tests._project import available_stacks, stack_file_path, ROOT as PROJECT_DIR
+from tests._project import run_stack
 
 ROOT = PROJECT_DIR
 
@@ -20,7 +22,7 @@ ROOT = PROJECT_DIR
 @lru_cache(maxsize=None)
 def recorded(stack: str) -> engine.Recording:
     """The graph of a shipped stack, recorded once per test session."""
-    return engine.run_stack(stack, read_stack_config(stack_file_path(stack)))
+    return run_stack(stack, read_stack_config(stack_file_path(stack)))
 
 
 @pytest.fixture(scope="session")

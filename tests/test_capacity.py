@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiplat import capacity, cli
+from aiplat import cli
+from aiplat.tools import capacity
 from aiplat.catalog import gpu
 from aiplat.errors import ConfigError
 
@@ -180,7 +181,7 @@ def test_header_and_empty_files(text, expected):
 @pytest.fixture
 def aiplat(monkeypatch, capsys):
     """Run the real dispatcher with only this subcommand (others' modules may be mid-work)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["aiplat.capacity_cmd"])
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["aiplat.cli.capacity"])
 
     def run(*argv):
         code = cli.main(list(argv))
@@ -191,7 +192,7 @@ def aiplat(monkeypatch, capsys):
 
 
 def test_registered_in_cli():
-    assert "aiplat.capacity_cmd" in cli.COMMAND_MODULES
+    assert "aiplat.cli.capacity" in cli.COMMAND_MODULES
 
 
 def test_cli_json_stdout_matches_catalog_and_planner(aiplat, tmp_path):

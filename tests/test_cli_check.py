@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from aiplat.stackfile import stack_file_path
+from tests._project import stack_file_path
 
 
 def test_check_dev_prints_the_inventory(cli):

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from aiplat.config import PlatformConfig
 from aiplat.errors import ConfigError
-from aiplat.stackfile import CONFIG_KEY, load_platform_config, platform_section, stack_file_path
+from aiplat.project import CONFIG_KEY, load_platform_config, platform_section
+from tests._project import stack_file_path
+from tests._project import run_stack
 
 
 
@@ -161,8 +163,8 @@ def _mutate(raw, path, op, value):
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_mutated_configs_yield_a_graph_or_a_config_error(data):
-    from aiplat import engine
-    from aiplat.stackfile import read_stack_config
+    from aiplat.testing import engine
+    from aiplat.project import read_stack_config
 
     stack = data.draw(st.sampled_from(["dev", "gcp-prod"]))
     config = read_stack_config(stack_file_path(stack))
@@ -177,5 +179,5 @@ def test_mutated_configs_yield_a_graph_or_a_config_error(data):
     except ConfigError as exc:
         assert exc.problems and all(isinstance(p.path, str) for p in exc.problems)
         return
-    rec = engine.run_stack(stack, {**config, CONFIG_KEY: raw})
+    rec = run_stack(stack, {**config, CONFIG_KEY: raw})
     assert any(r.type in ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster") for r in rec.resources)

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from aiplat import engine
+from aiplat.testing import engine
 
 
 def test_records_parent_provider_protect_and_inputs():

@@ -21,7 +21,7 @@ from aiplat.gateway import (
     openapi3,
     resolve_routes,
 )
-from aiplat.stackfile import stack_file_path
+from tests._project import stack_file_path
 from tests.conftest import input_params, recorded
 
 PROD_REGIONS = ["us-east-1", "us-west-2", "us-east-2"]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aiplat.check import golden_document
+from aiplat.cli.check import golden_document
+from tests._project import PROJECT
 
 GOLDEN = Path(__file__).parent / "golden"
 SHIPPED = ("dev", "staging", "prod", "prod-eu", "gcp-prod")
@@ -40,7 +41,7 @@ def _first_differences(old: dict, new: dict, limit: int = 5) -> list[str]:
 
 @pytest.mark.parametrize("stack", SHIPPED)
 def test_check_json_matches_the_golden_graph(stack, record):
-    text = json.dumps(golden_document(stack, record(stack)), indent=2) + "\n"
+    text = json.dumps(golden_document(PROJECT, stack, record(stack)), indent=2) + "\n"
     stored = (GOLDEN / f"{stack}.json").read_text()
     if text != stored:
         diffs = _first_differences(json.loads(stored), json.loads(text)) or ["formatting only"]

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aiplat import engine
+from aiplat.testing import engine
 from aiplat.catalog import gpu as gpu_catalog
 from aiplat.errors import ConfigError
 from aiplat.gpu_pool import (
@@ -27,7 +27,8 @@ from aiplat.gpu_pool import (
     validate_pool_args,
 )
 from aiplat.monitoring import POOL_NODE_LABEL
-from aiplat.stackfile import load_platform_config, stack_file_path
+from aiplat.project import load_platform_config
+from tests._project import stack_file_path
 
 POOL_TYPE = "aiplat:gpu_pool:GpuPool"
 ADDONS_TYPE = "aiplat:gpu_pool:GpuAddons"

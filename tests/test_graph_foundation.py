@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
-from aiplat import catalog, engine
-from aiplat.stackfile import read_stack_config, stack_file_path
+from aiplat import catalog
+from aiplat.testing import engine
+from aiplat.project import read_stack_config
+from tests._project import stack_file_path
 
 from .conftest import by_type, input_params
+from tests._project import run_stack
 
 REQUIRED_TAGS = {"owner", "team", "cost-center"}
 
@@ -155,6 +158,6 @@ def test_prod_eu_keeps_every_provider_in_the_eu(record):
 
 def test_same_config_same_graph():
     config = read_stack_config(stack_file_path("staging"))
-    first = json.dumps(engine.run_stack("staging", config).steps(), sort_keys=True)
-    second = json.dumps(engine.run_stack("staging", config).steps(), sort_keys=True)
+    first = json.dumps(run_stack("staging", config).steps(), sort_keys=True)
+    second = json.dumps(run_stack("staging", config).steps(), sort_keys=True)
     assert first == second

@@ -8,7 +8,8 @@ from functools import lru_cache
 
 import pytest
 
-from aiplat import dashboards, engine
+from aiplat import dashboards
+from aiplat.testing import engine
 from aiplat.config import PlatformConfig
 from aiplat.errors import ConfigError
 from aiplat.monitoring import MonitoringConfig, region_rule_groups
@@ -18,9 +19,11 @@ from aiplat.observability import (
     alertmanager_config,
     stack_values,
 )
-from aiplat.stackfile import available_stacks, load_platform_config, read_stack_config, stack_file_path
+from aiplat.project import load_platform_config, read_stack_config
+from tests._project import available_stacks, stack_file_path
 
 from .conftest import by_type
+from tests._project import run_stack
 
 HELM = "kubernetes:helm.sh/v3:Release"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -43,7 +46,7 @@ def mon_region(rec, reg) -> str:
 @lru_cache(maxsize=None)
 def with_secrets(stack: str, secrets: tuple) -> engine.Recording:
     cfg = {**read_stack_config(stack_file_path(stack)), **dict(secrets)}
-    return engine.run_stack(stack, cfg, secret_keys=[k for k, _ in secrets])
+    return run_stack(stack, cfg, secret_keys=[k for k, _ in secrets])
 
 
 # -- per cluster ---------------------------------------------------------------------------
@@ -211,7 +214,7 @@ def test_aws_budget_thresholds_forecast_and_cost_center(record, stack):
 @pytest.mark.parametrize("stack", available_stacks())
 def test_budget_equals_the_spend_cap_policy(stack):
     """One source of truth (monitoring.monthly_budget_usd); the policy's cap must agree."""
-    from aiplat.stackfile import PROJECT_DIR
+    from tests._project import ROOT as PROJECT_DIR
 
     cap = json.loads((PROJECT_DIR / "policies" / "config" / f"{stack}.json").read_text())["spend-cap"]["maxMonthlyUsd"]
     assert load_platform_config(stack).monitoring.monthly_budget_usd == cap

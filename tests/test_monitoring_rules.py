@@ -29,7 +29,7 @@ from aiplat.monitoring import (
     rule_groups,
     rules_yaml,
 )
-from aiplat.stackfile import available_stacks
+from tests._project import available_stacks
 
 HERE = Path(__file__).parent
 SUITE_DIR = HERE / "promtool"
@@ -212,7 +212,7 @@ def test_rules_yaml_round_trips_to_the_same_groups():
 def test_cli_writes_the_same_groups_as_the_function(tmp_path):
     out = tmp_path / "rules.yml"
     assert cli.main(["rules", "dev", "--out", str(out)]) == 0
-    from aiplat.stackfile import load_platform_config
+    from aiplat.project import load_platform_config
 
     assert yaml.safe_load(out.read_text()) == {"groups": platform_rule_groups(load_platform_config("dev"), "dev")}
 

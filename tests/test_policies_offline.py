@@ -14,8 +14,10 @@ from pulumi_policy.proxy import UnknownValueError
 
 import aiplat.policies as policies
 from aiplat.errors import ConfigError, UsageError
+from aiplat.cli.check import cost_table, verdict_table
 from aiplat.policies import offline
 from tests.policy_steps import approved_catalog, good_aws_eu, write_config
+from tests._project import policy_config_path
 
 NAMES = ["model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"]
 
@@ -53,11 +55,11 @@ def test_main_is_thin_and_only_place_that_builds_the_pack():
 
 def test_every_stack_has_a_policy_config_in_cli_format(stacks):
     for stack in stacks:
-        path = offline.config_path_for(stack)
+        path = policy_config_path(stack)
         assert path.is_file(), f"missing {path}"
         doc = json.loads(path.read_text())
         assert doc["all"]["enforcementLevel"] in offline.LEVELS
-        config = offline.load_config(stack)
+        config = offline.load_config(policy_config_path(stack))
         assert set(config) == set(NAMES)
         for name in ("model-approval", "data-residency", "spend-cap"):
             assert config[name].enforcement_level == "mandatory", (stack, name)
@@ -66,17 +68,17 @@ def test_every_stack_has_a_policy_config_in_cli_format(stacks):
 def test_config_defaults_all_and_overrides(tmp_path):
     path = write_config(tmp_path, {"all": "disabled", "spend-cap": {"enforcementLevel": "mandatory",
                                                                      "maxGpus": 4}})
-    config = offline.load_config("x", path)
+    config = offline.load_config(path)
     assert config["spend-cap"] == offline.PolicyConfig("mandatory", {"maxMonthlyUsd": 50000, "maxGpus": 4,
                                                                      "reservedTerm": "1y"})
     assert config["data-residency"] == offline.PolicyConfig("disabled", {"residencyZone": "global",
                                                                          "exemptTypes": []})
     # without "all", each policy keeps its own level
-    config = offline.load_config("x", write_config(tmp_path, {}, "empty.json"))
+    config = offline.load_config(write_config(tmp_path, {}, "empty.json"))
     assert config["required-tags"].enforcement_level == "advisory"
     assert config["model-approval"].enforcement_level == "mandatory"
     (tmp_path / "blank.json").write_text("  \n")
-    assert offline.load_config("x", tmp_path / "blank.json")["spend-cap"].properties["maxGpus"] == 16
+    assert offline.load_config(tmp_path / "blank.json")["spend-cap"].properties["maxGpus"] == 16
 
 
 @pytest.mark.parametrize("doc,path,message", [
@@ -92,7 +94,7 @@ def test_config_defaults_all_and_overrides(tmp_path):
 ])
 def test_bad_config_is_one_config_error_naming_the_key(tmp_path, doc, path, message):
     with pytest.raises(ConfigError) as err:
-        offline.load_config("x", write_config(tmp_path, doc))
+        offline.load_config(write_config(tmp_path, doc))
     assert [p.path for p in err.value.problems] == [path]
     assert message in err.value.problems[0].message
     assert err.value.exit_code == 2
@@ -100,10 +102,10 @@ def test_bad_config_is_one_config_error_naming_the_key(tmp_path, doc, path, mess
 
 def test_missing_config_and_bad_json(tmp_path):
     with pytest.raises(UsageError, match="policy config not found"):
-        offline.evaluate([], "nosuchstack")
+        offline.evaluate([], "nosuchstack", tmp_path / "nosuchstack.json")
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(ConfigError, match="not valid JSON"):
-        offline.load_config("x", tmp_path / "bad.json")
+        offline.load_config(tmp_path / "bad.json")
 
 
 def test_malformed_steps_are_a_usage_error(tmp_path):
@@ -174,7 +176,7 @@ def test_report_json_and_table(tmp_path):
     json.dumps(doc)
     from rich.console import Console
     console = Console(record=True, width=200)
-    console.print(report.table())
+    console.print(verdict_table(report))
     assert "model-approval" in console.export_text()
 
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from aiplat.catalog import gpu
+from aiplat.cli.check import cost_table, verdict_table
 from aiplat.policies import cost, offline
 from tests.policy_steps import approved_catalog, eu_config, good_aws_eu, good_gcp_eu
 
@@ -79,7 +80,7 @@ def test_estimate_json_and_table():
     assert doc["lines"][0]["resources"] == ["gpu-reserved-a", "gpu-reserved"]
     from rich.console import Console
     console = Console(record=True, width=140)
-    console.print(est.table())
+    console.print(cost_table(est))
     assert "g6e.xlarge" in console.export_text()
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from aiplat.policies import cost, offline
 from tests.conftest import recorded
+from tests._project import run_stack, policy_config_path
 
 
 def steps_of(stack: str) -> list[dict]:
@@ -22,7 +23,7 @@ def find(steps, type_, index=0):
 
 
 def config_with(tmp_path, stack, **changes):
-    doc = json.loads(offline.config_path_for(stack).read_text())
+    doc = json.loads(policy_config_path(stack).read_text())
     for policy, props in changes.items():
         doc[policy.replace("_", "-")] = {**doc.get(policy.replace("_", "-"), {}), **props}
     path = tmp_path / f"{stack}.json"
@@ -32,18 +33,18 @@ def config_with(tmp_path, stack, **changes):
 
 def test_every_shipped_stack_checks_clean(stacks):
     for stack in stacks:
-        report = offline.evaluate(recorded(stack).steps(), stack)
+        report = offline.evaluate(recorded(stack).steps(), stack, policy_config_path(stack))
         assert report.mandatory_violations == [], (stack, report.mandatory_violations[:3])
         assert report.exit_code == 0
 
 
 def test_policy_config_agrees_with_the_stack_config(stacks):
     """Residency, classification and environment are stack facts; the policy config must not drift."""
-    from aiplat.stackfile import load_platform_config
+    from aiplat.project import load_platform_config
 
     for stack in stacks:
         platform = load_platform_config(stack)
-        config = offline.load_config(stack)
+        config = offline.load_config(policy_config_path(stack))
         assert config["data-residency"].properties["residencyZone"] == platform.residency, stack
         assert config["model-approval"].properties["dataClassification"] == platform.data_classification, stack
         assert config["security-baseline"].properties["environment"] == platform.environment, stack
@@ -70,7 +71,7 @@ def test_prod_eu_bucket_replicating_to_us_east_1(tmp_path):
     add("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "models-replication", {
         "bucket": "prod-eu-models", "role": "arn:aws:iam::123456789012:role/replication",
         "rules": [{"status": "Enabled", "destination": {"bucket": "arn:aws:s3:::prod-eu-models-dr"}}]}, eu_ref)
-    report = offline.evaluate(steps, "prod-eu")
+    report = offline.evaluate(steps, "prod-eu", policy_config_path("prod-eu"))
     v = next(v for v in report.by_policy("data-residency") if v.name == "models-replication")
     assert v.enforcement_level == "mandatory"
     assert v.type == "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
@@ -83,7 +84,7 @@ def test_prod_eu_provider_moved_to_us(tmp_path):
     steps = steps_of("prod-eu")
     provider = find(steps, "pulumi:providers:aws", 1)
     provider["inputs"]["region"] = "us-east-1"
-    verdicts = offline.evaluate(steps, "prod-eu").by_policy("data-residency")
+    verdicts = offline.evaluate(steps, "prod-eu", policy_config_path("prod-eu")).by_policy("data-residency")
     names = {v.name for v in verdicts}
     assert provider["urn"].rsplit("::", 1)[-1] in names
     clusters = [v for v in verdicts if v.type == "aws:eks/cluster:Cluster"]
@@ -94,7 +95,7 @@ def test_gcp_eu_multi_region_in_a_us_stack(tmp_path):
     steps = steps_of("gcp-prod")
     ring = find(steps, "gcp:kms/keyRing:KeyRing")
     ring["inputs"]["location"] = "EU"
-    verdicts = offline.evaluate(steps, "gcp-prod").by_policy("data-residency")
+    verdicts = offline.evaluate(steps, "gcp-prod", policy_config_path("gcp-prod")).by_policy("data-residency")
     assert [(v.type, "location = 'EU' is in jurisdiction 'eu', outside residency zone 'us'" in v.message)
             for v in verdicts if v.urn == ring["urn"]] == [("gcp:kms/keyRing:KeyRing", True)]
 
@@ -117,7 +118,7 @@ def test_prod_cluster_endpoint_opened_to_the_internet(tmp_path):
     cluster = find(steps, "aws:eks/cluster:Cluster")
     cluster["inputs"]["vpcConfig"]["endpointPublicAccess"] = True
     cluster["inputs"]["vpcConfig"]["publicAccessCidrs"] = ["0.0.0.0/0"]
-    report = offline.evaluate(steps, "prod")
+    report = offline.evaluate(steps, "prod", policy_config_path("prod"))
     [v] = report.by_policy("security-baseline")
     assert v.urn == cluster["urn"] and "API endpoint open to 0.0.0.0/0 in production" in v.message
     assert report.exit_code == 1
@@ -131,20 +132,21 @@ def test_prod_static_access_key(tmp_path):
     key["newState"]["type"] = "aws:iam/accessKey:AccessKey"
     key["newState"]["inputs"] = {"user": "ci"}
     steps.append(key)
-    [v] = offline.evaluate(steps, "prod").by_policy("security-baseline")
+    [v] = offline.evaluate(steps, "prod", policy_config_path("prod")).by_policy("security-baseline")
     assert v.type == "aws:iam/accessKey:AccessKey" and "static IAM access key" in v.message
 
 
 def test_model_approval_from_mutated_stack_config(tmp_path):
     """Mutate the real stack config, re-run the program under the engine, check the verdicts."""
-    from aiplat import engine
-    from aiplat.stackfile import read_stack_config, stack_file_path
+    from aiplat.testing import engine
+    from aiplat.project import read_stack_config
+    from tests._project import stack_file_path
 
     def run(stack, mutate, config_path=None):
         cfg = copy.deepcopy(read_stack_config(stack_file_path(stack)))
         mutate(cfg["aiplat:platform"])
-        steps = engine.run_stack(stack, cfg).steps()
-        return offline.evaluate(steps, stack, config_path)
+        steps = run_stack(stack, cfg).steps()
+        return offline.evaluate(steps, stack, config_path or policy_config_path(stack))
 
     def endpoint(platform, name):
         return next(e for e in platform["serving"]["endpoints"] if e["name"] == name)
@@ -182,17 +184,18 @@ def test_model_approval_from_mutated_stack_config(tmp_path):
 
 
 def test_burst_cap_that_breaks_the_prod_budget(tmp_path):
-    from aiplat import engine
-    from aiplat.stackfile import read_stack_config, stack_file_path
+    from aiplat.testing import engine
+    from aiplat.project import read_stack_config
+    from tests._project import stack_file_path
 
     cfg = copy.deepcopy(read_stack_config(stack_file_path("prod")))
     for region in cfg["aiplat:platform"]["regions"]:
         for pool in region["gpu_pools"]:
             if pool["name"] == "llm":
                 pool["max_nodes"] = 8  # burst from 2 to 6 on-demand g6e.12xlarge per region
-    steps = engine.run_stack("prod", cfg).steps()
+    steps = run_stack("prod", cfg).steps()
     est = cost.estimate(steps)
-    report = offline.evaluate(steps, "prod")
+    report = offline.evaluate(steps, "prod", policy_config_path("prod"))
     messages = [v.message for v in report.by_policy("spend-cap")]
     assert any(m.startswith(f"estimated ${est.monthly_usd:,.2f}/month at full scale exceeds maxMonthlyUsd "
                             "$120,000.00") for m in messages)
@@ -214,7 +217,7 @@ def test_prod_model_bucket_public_access_block_loosened():
     pab = next(s["newState"] for s in steps if s["newState"]["type"] == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
                and "triton" in s["newState"]["urn"])
     pab["inputs"]["restrictPublicBuckets"] = False
-    report = offline.evaluate(steps, "prod")
+    report = offline.evaluate(steps, "prod", policy_config_path("prod"))
     [v] = report.by_policy("security-baseline")
     assert v.urn == pab["urn"] and "set restrictPublicBuckets=true" in v.message
     assert report.exit_code == 1
@@ -230,7 +233,7 @@ def test_real_resources_missing_chargeback_tags(stack, type_, drop, missing):
     state = find(steps, type_)
     for key in drop:
         del state["inputs"]["tags"][key]
-    report = offline.evaluate(steps, stack)
+    report = offline.evaluate(steps, stack, policy_config_path(stack))
     [v] = report.by_policy("required-tags")
     assert (v.urn, v.enforcement_level) == (state["urn"], "mandatory")
     assert v.message.startswith(f"{type_} {state['urn'].rsplit('::', 1)[-1]} lacks tags {missing}; add them")

@@ -17,7 +17,8 @@ boto3 = pytest.importorskip("boto3")
 moto = pytest.importorskip("moto")
 from botocore.stub import Stubber  # noqa: E402
 
-from aiplat import cli, preflight  # noqa: E402
+from aiplat import cli  # noqa: E402
+from aiplat.tools import preflight  # noqa: E402
 
 pytestmark = pytest.mark.peer
 
@@ -100,7 +101,7 @@ class Quotas:
 
 @pytest.fixture
 def aiplat(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["aiplat.preflight"])
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["aiplat.cli.preflight"])
 
     def run(doc, quotas: Quotas | None, *extra):
         path = tmp_path / "Pulumi.test.yaml"
@@ -115,7 +116,7 @@ def aiplat(monkeypatch, capsys, tmp_path):
 
 
 def test_registered_in_cli():
-    assert "aiplat.preflight" in cli.COMMAND_MODULES
+    assert "aiplat.cli.preflight" in cli.COMMAND_MODULES
 
 
 def test_passing_stack(aiplat):

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiplat import engine
+from aiplat.testing import engine
 from aiplat.config import PlatformConfig
 from aiplat.errors import ConfigError
-from aiplat.stackfile import load_platform_config, read_stack_config, stack_file_path
+from aiplat.project import load_platform_config, read_stack_config
+from tests._project import stack_file_path
 from aiplat.triton import (
     CONFIGMAP_KEYS,
     TritonEndpointArgs,
@@ -32,6 +33,7 @@ from aiplat.triton import (
     validate_args,
 )
 from tests.conftest import ROOT
+from tests._project import run_stack
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
@@ -250,7 +252,7 @@ def test_no_canary_deployment_without_an_active_canary(record):
     # rollback: weight 0 removes the canary track in every region
     cfg = read_stack_config(stack_file_path("prod"))
     cfg["aiplat:platform"]["serving"]["endpoints"][0]["models"][0]["canary"]["weight"] = 0
-    rolled = engine.run_stack("prod", cfg)
+    rolled = run_stack("prod", cfg)
     names = {d.inputs["metadata"]["name"] for d in rolled.of_type(DEPLOY) if d.name.startswith("prod-us-east-1-embed")}
     assert names == {"triton-stable"}
     cm = next(r for r in rolled.of_type(CM) if r.name == "prod-us-east-1-embed-models")

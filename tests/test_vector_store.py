@@ -122,7 +122,7 @@ def test_aws_vector_store_per_configured_region(record, stack, regions, mode):
         # Everything in the cluster goes through that region's cluster provider.
         assert rec.provider_of(release).name == rec.provider_of(sc).name
     # mode is the environment's default
-    from aiplat.stackfile import load_platform_config
+    from aiplat.project import load_platform_config
 
     cfg = load_platform_config(stack)
     assert cfg.vector_store.resolved_mode(cfg.environment) == mode

@@ -22,10 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from aiplat import catalog, vectors
+from aiplat import catalog
+from aiplat.tools import vectors
 from aiplat.config import PlatformConfig
 from aiplat.errors import ConfigError
-from aiplat.stackfile import CONFIG_KEY, available_stacks, load_platform_config, platform_section, stack_file_path
+from aiplat.project import CONFIG_KEY, load_platform_config, platform_section
+from tests._project import available_stacks, stack_file_path
 from aiplat.vector_store import CollectionSpec, IndexSpec, VectorStoreConfig
 
 from .conftest import ROOT

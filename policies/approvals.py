@@ -1,4 +1,4 @@
-"""``aiplat models approve --from-sagemaker GROUP``: import approvals into approved_models.yaml.
+"""Import SageMaker Model Registry approvals into the model-approval catalog (``aiplat models approve``).
 
 SageMaker Model Registry is where many ML teams record "this version may ship". This
 command reads the Approved versions of one model package group (boto3) and writes them
@@ -17,43 +17,17 @@ version; other entries are kept.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from aiplat.errors import ConfigError, UsageError
-from aiplat.policies.model_approval import CATALOG_PATH, CLASSIFICATIONS, DIGEST_RE, ApprovedModel, load_catalog
+from aiplat.policies.model_approval import CLASSIFICATIONS, DIGEST_RE, ApprovedModel, load_catalog
 
 META = "aiplat:"
-
-
-def register(sub) -> None:
-    """Add ``approve`` under ``models`` (serving.cli owns the ``models`` parser when loaded first)."""
-    models = sub.choices.get("models")
-    if models is None:
-        models = sub.add_parser("models", help="model repositories and approvals")
-        actions = models.add_subparsers(dest="models_command", metavar="ACTION", parser_class=type(models))
-        actions.required = True
-    else:
-        actions = next(a for a in models._actions if isinstance(a, argparse._SubParsersAction))
-    p = actions.add_parser("approve", help="import Approved versions of a SageMaker Model Registry group")
-    p.add_argument("--from-sagemaker", dest="group", metavar="GROUP", required=True,
-                   help="model package group name")
-    p.add_argument("--region", help="AWS region of the registry (default: the AWS SDK's)")
-    p.add_argument("--classification", action="append", choices=CLASSIFICATIONS, default=None,
-                   help="data classification the versions are approved for (repeatable; overrides the "
-                        "packages' aiplat:classifications)")
-    p.add_argument("--approver", help="who approved (default: the registry's LastModifiedBy/CreatedBy)")
-    p.add_argument("--valid-days", type=int, default=365, help="approval lifetime from today (default 365)")
-    p.add_argument("--catalog", default=str(CATALOG_PATH), help="catalog file (default policies/approved_models.yaml)")
-    p.add_argument("--endpoint-url", help="SageMaker endpoint (tests, VPC endpoints)")
-    p.set_defaults(func=run)
 
 
 def _who(desc: dict[str, Any]) -> str | None:
@@ -130,37 +104,3 @@ def merge_into_catalog(path: Path, entries: list[ApprovedModel], today: dt.date)
         fh.write(text)
     os.replace(tmp, path)
     load_catalog(path)  # what we wrote must read back
-
-
-def run(args) -> int:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    path = Path(args.catalog)
-    if not path.is_file():
-        raise UsageError(f"catalog not found: {path}")
-    if args.valid_days <= 0:
-        raise UsageError("--valid-days must be positive")
-    load_catalog(path)  # refuse to merge into a broken catalog (ConfigError, exit 2)
-    try:
-        client = boto3.client("sagemaker", region_name=args.region, endpoint_url=args.endpoint_url)
-        packages = fetch_approved(client, args.group)
-    except ClientError as exc:
-        raise UsageError(f"SageMaker: {exc.response['Error'].get('Message', exc)}") from None
-    except BotoCoreError as exc:
-        raise UsageError(f"SageMaker: {exc}") from None
-    today = dt.date.today()
-    entries, skipped = to_entries(args.group, packages, args.classification, args.approver, today, args.valid_days)
-    if entries:
-        merge_into_catalog(path, entries, today)
-    for e in entries:
-        print(f"approved {e.name} version {e.version} {e.digest} for {', '.join(e.classifications)} "
-              f"until {e.expires} ({e.source})")
-    for s in skipped:
-        print(f"skipped {s}", file=sys.stderr)
-    if not packages:
-        print(f"no Approved versions in model package group {args.group!r}", file=sys.stderr)
-    return 1 if skipped else 0
-
-
-__all__ = ["register", "run", "fetch_approved", "to_entries", "merge_into_catalog", "ConfigError"]

@@ -10,14 +10,13 @@ before anything is written (exit 2). ``--json -`` prints only the JSON report on
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from pathlib import Path
 
-from aiplat import vectors
+from aiplat.cli._common import add_json_option, add_stack_arguments, emit_json
 from aiplat.errors import ConfigError, UsageError
-from aiplat.stackfile import load_platform_config, resolve_stack_file
+from aiplat.project import load_platform_config, resolve_stack_file
+from aiplat.tools import vectors
 
 
 def register(subparsers) -> None:
@@ -36,16 +35,15 @@ def register(subparsers) -> None:
             "refuses (exit 2, nothing changed) any change to an existing collection that would lose data."
         ),
     )
-    a.add_argument("stack", metavar="STACK", help="stack name (stacks/Pulumi.STACK.yaml)")
+    add_stack_arguments(a)
     a.add_argument("--uri", required=True, help="Milvus URI: http(s)://host:19530, or a Milvus Lite file ending in .db")
-    a.add_argument("--stack-file", metavar="PATH", default=None, help="read this stack file instead of stacks/")
     a.add_argument(
         "--token",
         default=None,
         help="Milvus token ('user:password' or API key). Default: $MILVUS_TOKEN, so it stays out of shell history",
     )
     a.add_argument("--dry-run", action="store_true", help="plan and report only; change nothing")
-    a.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON to PATH ('-' = stdout only)")
+    add_json_option(a, "the report")
     a.set_defaults(func=run)
 
 
@@ -59,11 +57,8 @@ def run(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else os.environ.get("MILVUS_TOKEN")
     the_plan = vectors.apply(args.uri, store.collections, token, dry_run=args.dry_run, raise_on_conflict=False)
     report = {"stack": args.stack, "uri": args.uri, "dry_run": args.dry_run, **the_plan.to_dict()}
-    if args.json == "-":
-        print(json.dumps(report, indent=2))
-    else:
-        if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    emit_json(args.json_path, report)
+    if args.json_path != "-":
         _print_summary(the_plan, args.dry_run)
     if not the_plan.safe:
         raise ConfigError(the_plan.conflicts, source)

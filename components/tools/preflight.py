@@ -1,4 +1,4 @@
-"""``aiplat preflight STACK``: will the stack's GPU pools fit the AWS account before ``pulumi up``?
+"""Preflight logic (``aiplat preflight STACK``): will the stack's GPU pools fit the AWS account before ``pulumi up``?
 
 GPU capacity and quota errors are the top failures of GPU platforms, and they surface late:
 a node group that cannot launch, a capacity reservation refused. Preflight asks AWS, per
@@ -27,16 +27,9 @@ vCPUs per type come from the GPU catalog (validated; it agrees with EC2's offeri
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from aiplat.catalog import gpu
 from aiplat.errors import UsageError
@@ -271,72 +264,3 @@ def run_preflight(stack: str, config, clients: ClientFactory = boto_clients) -> 
         report.offerings += offerings
         report.quotas += quotas
     return report
-
-
-# ---- CLI -------------------------------------------------------------------------------
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "preflight",
-        help="check GPU instance offerings and vCPU quotas in the AWS account (exit 1 on a shortfall)",
-        description=(
-            "Per region of an AWS stack: is each GPU pool's instance type offered in its zones, and do the "
-            "EC2 On-Demand/Spot vCPU quotas cover every pool at max_nodes? Exit 1 on any shortfall."
-        ),
-    )
-    p.add_argument("stack", metavar="STACK", help="stack name (stacks/Pulumi.<STACK>.yaml)")
-    p.add_argument("--stack-file", metavar="PATH", default=None, help="stack file (default: stacks/Pulumi.<STACK>.yaml)")
-    p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON to PATH ('-' = stdout only)")
-    p.set_defaults(func=run)
-
-
-def render(report: Report, console: Console) -> None:
-    # Text objects, not markup: zone lists like "[us-east-1a, us-east-1b]" would parse as tags.
-    ok, bad = Text("ok", style="green"), lambda s: Text(s, style="bold red")
-    if not report.offerings:
-        console.print(f"preflight {report.stack}: no GPU pools, nothing to check")
-        return
-    t = Table(title=f"GPU instance offerings ({report.stack})", header_style="bold")
-    for col in ("Region", "Pool", "Instance type", "Zones", "Status"):
-        t.add_column(col)
-    for c in report.offerings:
-        status = ok if c.ok else bad(f"not offered in {', '.join(c.missing_zones)}")
-        t.add_row(c.region, c.pool, c.instance_type, ", ".join(c.zones), status)
-    console.print(t)
-    q = Table(title=f"EC2 vCPU quotas at full scale ({report.stack})", header_style="bold")
-    for col, justify in (("Region", "left"), ("Quota", "left"), ("Pools", "left"), ("vCPUs needed", "right"),
-                         ("Quota vCPUs", "right"), ("Status", "left")):
-        q.add_column(col, justify=justify)
-    for c in report.quotas:
-        status = ok if c.ok else bad(f"short by {c.needed_vcpus - c.quota_vcpus:g}")
-        src = " (default)" if c.quota_source == "aws-default" else ""
-        q.add_row(c.region, f"{c.quota_code} {c.quota_name}", ", ".join(c.pools), f"{c.needed_vcpus:,}",
-                  f"{c.quota_vcpus:,g}{src}", status)
-    console.print(q)
-    fixes = [f"{c.path}: {c.advice()}" for c in report.offerings if not c.ok]
-    fixes += [f"{c.region} {c.market}: {c.advice()}" for c in report.quotas if not c.ok]
-    if not fixes:
-        console.print(Text("preflight: ok", style="green"))
-        return
-    console.print(bad(f"preflight: {len(fixes)} shortfall{'s' if len(fixes) != 1 else ''}"))
-    for line in fixes:
-        console.print(Text(f"  - {line}"), soft_wrap=True)
-
-
-def run(args: argparse.Namespace, clients: ClientFactory | None = None) -> int:
-    from aiplat.stackfile import load_platform_config
-
-    config = load_platform_config(args.stack, args.stack_file)
-    report = run_preflight(args.stack, config, clients or boto_clients)
-    doc = json.dumps(report.to_dict(), indent=2) + "\n"
-    if args.json == "-":
-        sys.stdout.write(doc)
-    else:
-        if args.json:
-            try:
-                Path(args.json).write_text(doc)
-            except OSError as exc:
-                raise UsageError(f"--json: cannot write {args.json}: {exc}") from None
-        render(report, Console(width=160))
-    return 0 if report.ok else 1

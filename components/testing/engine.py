@@ -1,6 +1,7 @@
-"""Recording mock engine: run the real Pulumi program offline and keep what it registers.
+"""Recording mock engine: run a real Pulumi program offline and keep what it registers.
 
-``run_stack`` runs ``__main__.py`` (or any program callable) in-process under the Pulumi
+``run_stack`` runs a program file (a project's ``__main__.py``) or ``run_program`` any
+program callable in-process under the Pulumi
 SDK's mock runtime, with a monitor that records every registration the way the engine
 would see it: type, name, parent, provider reference, protect, dependencies and the
 inputs (camelCase keys, secrets wrapped, unknowns as the preview sentinel). No Pulumi
@@ -22,7 +23,9 @@ import base64
 import hashlib
 import heapq
 import json
+import os
 import runpy
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +38,6 @@ from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.settings import _load_monitor_feature_support
 from pulumi.runtime.stack import Stack, wait_for_rpcs
-
-from aiplat.stackfile import PROJECT_DIR
 
 PROJECT = "aiplat"
 ACCOUNT_ID = "123456789012"
@@ -252,12 +253,28 @@ def run_program(
     return Recording(stack, monitor.registrations)
 
 
-def run_stack(stack: str, config: dict[str, Any], program_path: Path | None = None,
+def run_stack(stack: str, config: dict[str, Any], program_path: str | Path, project: str = PROJECT,
               secret_keys: list[str] | None = None) -> Recording:
-    """Run the project's ``__main__.py`` (or another program file) for a stack."""
-    path = Path(program_path or PROJECT_DIR / "__main__.py")
-    return run_program(lambda: runpy.run_path(str(path), run_name="__main__"), stack, config,
-                       secret_keys=secret_keys)
+    """Run a Pulumi program file for a stack, as ``pulumi preview`` would run it.
+
+    Like the Python language host: the program's directory is the working directory and
+    the first entry of ``sys.path`` (so it imports its own modules, e.g. a ``components``
+    package of its own), and ``__name__`` is ``"__main__"``. Both are restored afterwards.
+    ``project`` is the project's name (``Pulumi.yaml`` ``name``); it is part of every URN.
+    """
+    path = Path(program_path).resolve()
+
+    def program() -> None:
+        cwd, saved_path = os.getcwd(), list(sys.path)
+        os.chdir(path.parent)
+        sys.path.insert(0, str(path.parent))
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        finally:
+            os.chdir(cwd)
+            sys.path[:] = saved_path
+
+    return run_program(program, stack, config, project=project, secret_keys=secret_keys)
 
 
 async def _run_in_stack(program: Callable[[], Any]) -> None:

@@ -1,7 +1,7 @@
 """``aiplat rules STACK --out FILE``: the stack's Prometheus alert rules as a rules file.
 
 The groups are the ones the Monitoring component puts into the cluster's PrometheusRule
-(``components.monitoring.platform_rule_groups``), so ``promtool check rules FILE`` and
+(``aiplat.monitoring.platform_rule_groups``), so ``promtool check rules FILE`` and
 ``promtool test rules`` check exactly what is deployed.
 """
 
@@ -12,17 +12,17 @@ from pathlib import Path
 
 from aiplat.errors import UsageError
 from aiplat.monitoring import platform_rule_groups, region_rule_groups, rules_yaml
-from aiplat.stackfile import load_platform_config
+from aiplat.cli._common import add_stack_arguments
+from aiplat.project import load_platform_config
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "rules",
         help="write the stack's Prometheus alert rules (SLO tiers) to a rules file",
-        description=__doc__.splitlines()[0],
+        description="Write the Prometheus alert rules the stack deploys (the groups of its PrometheusRule) to a rules file, for promtool.",
     )
-    p.add_argument("stack", metavar="STACK", help="stack name (stacks/Pulumi.<STACK>.yaml)")
-    p.add_argument("--stack-file", metavar="PATH", help="read this stack file instead")
+    add_stack_arguments(p)
     p.add_argument("--out", metavar="FILE", required=True, help="rules file to write ('-' for stdout)")
     p.add_argument("--region", metavar="REGION",
                    help="write exactly the rules of this region's cluster (its models and GPU pools), "

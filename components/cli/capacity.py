@@ -1,23 +1,21 @@
 """``aiplat capacity``: the reserved GPU baseline that minimises cost for an hourly demand CSV.
 
 Prices come from the GPU catalog (list prices, dated); the arithmetic is
-``components.capacity``. ``--json -`` prints only JSON on stdout (for pipes);
-``--json PATH`` writes the file and still prints the table.
+``aiplat.tools.capacity``. ``--json`` (or ``--json -``) prints only JSON on stdout (for
+pipes); ``--json PATH`` writes the file and still prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from aiplat import capacity
 from aiplat.catalog import gpu
+from aiplat.cli._common import add_json_option, emit_json
 from aiplat.errors import UsageError
+from aiplat.tools import capacity
 
 
 def register(subparsers) -> None:
@@ -44,7 +42,7 @@ def register(subparsers) -> None:
         default="1y",
         help="commitment term priced for the reserved baseline (default: 1y)",
     )
-    p.add_argument("--json", metavar="PATH", default=None, help="write the plan as JSON to PATH ('-' = stdout only)")
+    add_json_option(p, "the plan")
     p.set_defaults(func=run)
 
 
@@ -125,14 +123,7 @@ def render(report: dict, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     report = build_report(args)
-    doc = json.dumps(report, indent=2) + "\n"
-    if args.json == "-":
-        sys.stdout.write(doc)
-        return 0
-    if args.json:
-        try:
-            Path(args.json).write_text(doc)
-        except OSError as exc:
-            raise UsageError(f"--json: cannot write {args.json}: {exc}") from None
-    render(report, Console(width=120))
+    emit_json(args.json_path, report)
+    if args.json_path != "-":
+        render(report, Console(width=120))
     return 0

@@ -1,0 +1,7 @@
+"""``python -m aiplat.cli``: the same as the installed ``aiplat`` command."""
+
+import sys
+
+from aiplat.cli import main
+
+sys.exit(main())
