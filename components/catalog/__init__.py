@@ -1,9 +1,11 @@
 """Data that changes over time, each file with a source and a date.
 
 ``regions.yaml``: cloud regions -> jurisdiction, and residency zones -> jurisdictions.
-GPU instance types and prices live beside it (``gpu.py`` and its data files).
 ``gpu_instances.yaml`` (GPU types, regions, prices) and ``fixed_costs.yaml`` (hourly fixed
-costs) are read only through ``components.catalog.gpu``.
+costs) are read only through ``aiplat.catalog.gpu``; ``machines.yaml`` (general-purpose types)
+and the GPU types together through ``aiplat.catalog.instances`` (one lookup for every node
+type, with allocatable CPU and memory); ``kubernetes.yaml`` (versions, support periods,
+control-plane prices) through ``aiplat.catalog.kubernetes``.
 """
 
 from __future__ import annotations
