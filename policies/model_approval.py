@@ -1,6 +1,6 @@
 """model-approval: every model version a Triton endpoint serves is approved for this stack.
 
-The contract with the Triton component (components/triton.py) — what this policy reads:
+The contract with the Triton component (``aiplat.triton``, components/triton/) — what this policy reads:
 
     A Kubernetes resource declares the models it serves as a JSON array, in either
       - the annotation ``aiplat.io/models`` on ``metadata.annotations`` (any kind; on a
