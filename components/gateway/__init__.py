@@ -75,38 +75,14 @@ from aiplat.gateway.routes import (
     endpoint_target,
     resolve_routes,
 )
+from aiplat.gateway import _aws
 from aiplat.gateway.openapi import esp_openapi2, openapi3
 
-HEALTH_API_RATE, HEALTH_API_BURST = 10, 20  # Route 53 checkers: ~16 probes per interval
 ESP_IMAGE = "gcr.io/endpoints-release/endpoints-runtime:2.49.0"  # pinned ESPv2
 ESP_PORT = 8080
 SPLIT_SERVICE = "triton-split"  # GCP: both tracks of an endpoint, for canary-weighted routes
 # Google front-end and health-checker source ranges (load balancing docs, "firewall rules").
 GOOGLE_LB_RANGES = ["35.191.0.0/16", "130.211.0.0/22"]
-ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "ip": "$context.identity.sourceIp",
-        "requestTime": "$context.requestTime",
-        "routeKey": "$context.routeKey",
-        "status": "$context.status",
-        "latency": "$context.responseLatency",
-        "integrationLatency": "$context.integrationLatency",
-        "integrationStatus": "$context.integrationStatus",
-        "integrationErrorMessage": "$context.integrationErrorMessage",
-        "authorizerError": "$context.authorizer.error",
-        "subject": "$context.authorizer.claims.sub",
-        "responseLength": "$context.responseLength",
-    },
-    separators=(",", ":"),
-)
-
-
-def _specificity(r: Route) -> tuple:
-    # ALB evaluates rules by priority: pinned versions and literal paths before {param} ones.
-    return ("{" in r.path, -r.path.count("/"), r.path, r.method)
-
-
 # -- the regional component ---------------------------------------------------------------
 @dataclass(frozen=True)
 class ApiGatewayArgs:
@@ -159,7 +135,10 @@ class ApiGateway(AiplatComponent):
         self.openapi = openapi3(f"aiplat inference {args.region}", g.domain, g.auth.issuer, g.auth.audiences,
                                 self.route_list)
         if args.cloud == "aws":
-            self._aws()
+            out = _aws.regional_gateway(self, name, args, self.route_list)
+            self.api_id, self.stage_name, self.log_group = out.api_id, out.stage_name, out.log_group
+            self.custom_domain_target, self.custom_domain_zone_id = out.custom_domain_target, out.custom_domain_zone_id
+            self.health_host = out.health_host
         else:
             self._gcp()
         self.register_outputs(
@@ -170,264 +149,6 @@ class ApiGateway(AiplatComponent):
                 "health_host": self.health_host,
                 "neg_name": self.neg_name,
             }
-        )
-
-    # -- AWS -----------------------------------------------------------------------------
-    def _aws(self) -> None:
-        a, n, g = self._in, self._name, self._in.gateway
-        logs = aws.cloudwatch.LogGroup(
-            f"{n}-access-logs",
-            name=f"/aws/apigateway/{n}",
-            retention_in_days=g.retention_days(a.production),
-            tags=self._tags("access-logs"),
-            opts=self._opts(),
-        )
-        self.log_group = logs.name
-        link_sg = aws.ec2.SecurityGroup(
-            f"{n}-vpclink",
-            vpc_id=a.vpc_id,
-            description="API Gateway VPC link to the internal inference ALB",
-            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=80, to_port=80, cidr_blocks=[a.vpc_cidr])],
-            tags=self._tags("vpclink"),
-            opts=self._opts(),
-        )
-        alb_sg = aws.ec2.SecurityGroup(
-            f"{n}-alb",
-            vpc_id=a.vpc_id,
-            description="Internal inference ALB: only the VPC link in, only Triton HTTP out",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=80, to_port=80,
-                                                      security_groups=[link_sg.id])],
-            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=8000, to_port=8000,
-                                                    cidr_blocks=[a.vpc_cidr])],
-            tags=self._tags("alb"),
-            opts=self._opts(),
-        )
-        alb = aws.lb.LoadBalancer(
-            f"{n}-alb",
-            name=short_id(f"{n}-alb", 32),
-            internal=True,
-            load_balancer_type="application",
-            subnets=a.private_subnet_ids,
-            security_groups=[alb_sg.id],
-            drop_invalid_header_fields=True,
-            idle_timeout=60,  # > Triton's worst single inference; API Gateway caps at 29 s anyway
-            enable_deletion_protection=a.production,
-            tags=self._tags("alb"),
-            opts=self._opts(),
-        )
-        listener = aws.lb.Listener(
-            f"{n}-http",
-            load_balancer_arn=alb.arn,
-            port=80,
-            protocol="HTTP",  # private hop inside the VPC, reachable only from the VPC link SG
-            default_actions=[_fixed(404, "no such route")],
-            tags=self._tags("http"),
-            opts=self._opts(),
-        )
-        tgs: dict[tuple[str, str], aws.lb.TargetGroup] = {}
-        for ep in a.endpoints:
-            for t in ep.tracks:
-                key = (ep.name, t.track)
-                tg = aws.lb.TargetGroup(
-                    f"{n}-{ep.name}-{t.track}",
-                    name=short_id(f"{n}-{ep.name}-{t.track}", 32),
-                    target_type="ip",  # pod IPs (VPC CNI), no node hop
-                    port=ep.http_port,
-                    protocol="HTTP",
-                    vpc_id=a.vpc_id,
-                    deregistration_delay=30,
-                    health_check=aws.lb.TargetGroupHealthCheckArgs(
-                        path=TRITON_READY, matcher="200", interval=10, healthy_threshold=2, unhealthy_threshold=2
-                    ),
-                    tags=self._tags(f"{ep.name}-{t.track}"),
-                    opts=self._opts(),
-                )
-                tgs[key] = tg
-                k8s.apiextensions.CustomResource(
-                    f"{n}-{ep.name}-{t.track}-tgb",
-                    api_version="elbv2.k8s.aws/v1beta1",
-                    kind="TargetGroupBinding",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=f"{ep.name}-{t.track}-gateway", namespace=ep.namespace,
-                        labels={"app.kubernetes.io/managed-by": "aiplat"},
-                    ),
-                    spec={
-                        "serviceRef": {"name": t.service, "port": ep.http_port},
-                        "targetGroupARN": tg.arn,
-                        "targetType": "ip",
-                        # the controller opens the pods' security group to the ALB on the Triton port
-                        "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": alb_sg.id}}],
-                                                    "ports": [{"protocol": "TCP", "port": ep.http_port}]}]},
-                    },
-                    opts=self._k8s(),
-                )
-        # Health: the first endpoint's stable track is the region's readiness signal.
-        primary = tgs.get((a.endpoints[0].name, STABLE)) if a.endpoints else None
-        rules = [(TRITON_READY, ["GET"], [(primary, 100)] if primary else None)]
-        for r in sorted((r for r in self.route_list if not r.is_health), key=_specificity):
-            rules.append((r.path, [r.method], [(tgs[(r.endpoint, tr)], w) for tr, w in r.forward]))
-        for prio, (path, methods, forward) in enumerate(rules, start=1):
-            aws.lb.ListenerRule(
-                f"{n}-rule-{prio}",
-                listener_arn=listener.arn,
-                priority=prio,
-                conditions=[
-                    aws.lb.ListenerRuleConditionArgs(
-                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[_alb_pattern(path)])
-                    ),
-                    aws.lb.ListenerRuleConditionArgs(
-                        http_request_method=aws.lb.ListenerRuleConditionHttpRequestMethodArgs(values=methods)
-                    ),
-                ],
-                actions=[_forward(forward) if forward else _fixed(503, "no Triton endpoint in this region")],
-                tags=self._tags(f"rule-{prio}"),
-                opts=self._opts(),
-            )
-
-        link = aws.apigatewayv2.VpcLink(
-            f"{n}-vpclink",
-            name=f"{n}-vpclink",
-            subnet_ids=a.private_subnet_ids,
-            security_group_ids=[link_sg.id],
-            tags=self._tags("vpclink"),
-            opts=self._opts(),
-        )
-        api = aws.apigatewayv2.Api(
-            f"{n}-api",
-            name=f"{n}-api",
-            protocol_type="HTTP",
-            description="aiplat inference API (JWT on every route)",
-            disable_execute_api_endpoint=True,  # clients come through the custom domain only
-            tags=self._tags("api"),
-            opts=self._opts(),
-        )
-        self.api_id = api.id
-        authorizer = aws.apigatewayv2.Authorizer(
-            f"{n}-jwt",
-            api_id=api.id,
-            name="jwt",
-            authorizer_type="JWT",
-            identity_sources=["$request.header.Authorization"],
-            jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
-                issuer=g.auth.issuer, audiences=list(g.auth.audiences)
-            ),
-            opts=self._opts(),
-        )
-        proxy = self._integration(f"{n}-triton", api, link, listener, None)
-        health = self._integration(f"{n}-health", api, link, listener, TRITON_READY)
-        for r in self.route_list:
-            aws.apigatewayv2.Route(
-                f"{n}-{_slug(r.key)}",
-                api_id=api.id,
-                route_key=r.key,
-                authorization_type="JWT",  # every client route, /health included
-                authorizer_id=authorizer.id,
-                target=(health if r.is_health else proxy).id.apply(lambda i: f"integrations/{i}"),
-                opts=self._opts(),
-            )
-        stage = aws.apigatewayv2.Stage(
-            f"{n}-stage",
-            api_id=api.id,
-            name="$default",
-            auto_deploy=True,
-            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_rate_limit=g.throttle.rate_per_second,
-                throttling_burst_limit=g.throttle.burst,
-                detailed_metrics_enabled=True,
-            ),
-            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
-                destination_arn=logs.arn, format=ACCESS_LOG_FORMAT
-            ),
-            tags=self._tags("stage"),
-            opts=self._opts(),
-        )
-        self.stage_name = "$default"
-
-        # Same hostname in every region: Route 53 latency records pick the region.
-        if g.certificate == "create":
-            cert = aws.acm.Certificate(
-                f"{n}-cert", domain_name=g.domain, validation_method="DNS", tags=self._tags("cert"),
-                opts=self._opts(),
-            )
-            dvo = cert.domain_validation_options
-            record = aws.route53.Record(
-                f"{n}-cert-validation",
-                zone_id=g.hosted_zone,
-                name=dvo.apply(lambda o: o[0].resource_record_name if o else None),
-                type=dvo.apply(lambda o: o[0].resource_record_type if o else "CNAME"),
-                records=[dvo.apply(lambda o: o[0].resource_record_value if o else None)],
-                ttl=300,
-                allow_overwrite=True,  # ACM asks for the same CNAME in every region of the account
-                opts=self._opts(),
-            )
-            cert_arn = aws.acm.CertificateValidation(
-                f"{n}-cert", certificate_arn=cert.arn, validation_record_fqdns=[record.fqdn], opts=self._opts()
-            ).certificate_arn
-        else:
-            cert_arn = g.certificate[a.region]
-        domain = aws.apigatewayv2.DomainName(
-            f"{n}-domain",
-            domain_name=g.domain,
-            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
-                certificate_arn=cert_arn, endpoint_type="REGIONAL", security_policy="TLS_1_2"
-            ),
-            tags=self._tags("domain"),
-            opts=self._opts(),
-        )
-        aws.apigatewayv2.ApiMapping(
-            f"{n}-mapping", api_id=api.id, domain_name=domain.id, stage=stage.id, opts=self._opts()
-        )
-        cfg = domain.domain_name_configuration
-        self.custom_domain_target = cfg.apply(lambda c: c.target_domain_name)
-        self.custom_domain_zone_id = cfg.apply(lambda c: c.hosted_zone_id)
-
-        # The probe-only API (see module docstring): one unauthenticated route, low throttle.
-        probe = aws.apigatewayv2.Api(
-            f"{n}-health-api",
-            name=f"{n}-health",
-            protocol_type="HTTP",
-            description="Route 53 health probe: Triton readiness only, no data",
-            tags=self._tags("health-api"),
-            opts=self._opts(),
-        )
-        probe_int = self._integration(f"{n}-probe", probe, link, listener, TRITON_READY)
-        aws.apigatewayv2.Route(
-            f"{n}-probe-health",
-            api_id=probe.id,
-            route_key=f"GET {HEALTH_PATH}",
-            authorization_type="NONE",
-            target=probe_int.id.apply(lambda i: f"integrations/{i}"),
-            opts=self._opts(),
-        )
-        aws.apigatewayv2.Stage(
-            f"{n}-health-stage",
-            api_id=probe.id,
-            name="$default",
-            auto_deploy=True,
-            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_rate_limit=HEALTH_API_RATE, throttling_burst_limit=HEALTH_API_BURST
-            ),
-            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
-                destination_arn=logs.arn, format=ACCESS_LOG_FORMAT
-            ),
-            tags=self._tags("health-stage"),
-            opts=self._opts(),
-        )
-        self.health_host = probe.id.apply(lambda i: f"{i}.execute-api.{a.region}.amazonaws.com")
-
-    def _integration(self, name, api, link, listener, path: str | None) -> aws.apigatewayv2.Integration:
-        return aws.apigatewayv2.Integration(
-            name,
-            api_id=api.id,
-            integration_type="HTTP_PROXY",
-            integration_method="ANY",
-            integration_uri=listener.arn,
-            connection_type="VPC_LINK",
-            connection_id=link.id,
-            payload_format_version="1.0",
-            timeout_milliseconds=29000,  # the HTTP API maximum; a slow model answers 504, never hangs
-            request_parameters={"overwrite:path": path} if path else None,
-            opts=self._opts(),
         )
 
     # -- GCP -----------------------------------------------------------------------------
@@ -544,33 +265,6 @@ class ApiGateway(AiplatComponent):
         )
 
 
-def _slug(key: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in key.lower()).strip("-").replace("--", "-")
-
-
-def _alb_pattern(path: str) -> str:
-    return "/".join("*" if s.startswith("{") else s for s in path.split("/"))
-
-
-def _fixed(status: int, message: str) -> aws.lb.ListenerDefaultActionArgs:
-    return aws.lb.ListenerDefaultActionArgs(
-        type="fixed-response",
-        fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
-            content_type="application/json", status_code=str(status), message_body=json.dumps({"error": message})
-        ),
-    )
-
-
-def _forward(forward: list[tuple[aws.lb.TargetGroup, int]]) -> aws.lb.ListenerRuleActionArgs:
-    # A weighted forward is the one place the canary split is enforced (exact, per request).
-    return aws.lb.ListenerRuleActionArgs(
-        type="forward",
-        forward=aws.lb.ListenerRuleActionForwardArgs(
-            target_groups=[aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=tg.arn, weight=w) for tg, w in forward]
-        ),
-    )
-
-
 # -- global routing ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class GlobalRoutingArgs:
@@ -607,43 +301,11 @@ class GlobalRouting(AiplatComponent):
         self.url_map_name: pulumi.Output[str] | None = None  # GCP: what LB alert policies filter on
         self.esp_openapi: dict[str, Any] | None = None
         if args.cloud == "aws":
-            self._aws()
+            self.health_check_ids = _aws.latency_routing(self, name, args)
         else:
             self._gcp()
         self.register_outputs({"hostname": self.hostname, "health_check_ids": self.health_check_ids,
                                "address": self.address})
-
-    def _aws(self) -> None:
-        a, n, g = self._in, self._name, self._in.gateway
-        for region, gw in a.gateways.items():
-            hc = aws.route53.HealthCheck(
-                f"{n}-{region}-health",
-                type="HTTPS",
-                fqdn=gw.health_host,
-                port=443,
-                resource_path=HEALTH_PATH,
-                enable_sni=True,
-                failure_threshold=3,  # 3 x 10 s: a dead region drops out in ~30 s
-                request_interval=10,
-                measure_latency=True,
-                reference_name=short_id(f"{a.stack}-{region}", 28),
-                tags={"Name": f"{n}-{region}-health", **a.tags},
-                opts=self._opts(),
-            )
-            self.health_check_ids[region] = hc.id
-            aws.route53.Record(
-                f"{n}-{region}-latency",
-                zone_id=g.hosted_zone,
-                name=g.domain,
-                type="A",
-                set_identifier=region,
-                latency_routing_policies=[aws.route53.RecordLatencyRoutingPolicyArgs(region=region)],
-                health_check_id=hc.id,
-                aliases=[aws.route53.RecordAliasArgs(
-                    name=gw.custom_domain_target, zone_id=gw.custom_domain_zone_id, evaluate_target_health=True
-                )],
-                opts=self._opts(),
-            )
 
     def _gcp(self) -> None:
         a, n, g = self._in, self._name, self._in.gateway
