@@ -109,3 +109,48 @@ def test_the_policy_pack_requirements_install_this_checkout_with_the_policy_extr
     lines = [line for line in (ROOT / "policies" / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
     assert lines == ["-c ../constraints.txt", "-e ..[policy]"]  # at the tested pins
+
+
+def third_party_imports() -> dict[str, list[str]]:
+    """Top-level third-party modules the package imports (anywhere, lazily too) -> where."""
+    from tests.test_layout import ROOT as _root, imported_modules, python_files
+
+    found: dict[str, list[str]] = {}
+    for path in python_files("components", "policies", "serving"):
+        rel = path.relative_to(_root)
+        if "examples" in rel.parts:
+            continue  # model code that Triton's Python backend runs, not part of the package
+        for _, module in imported_modules(path):
+            top = module.split(".")[0]
+            if top and top not in sys.stdlib_module_names and top not in ("aiplat", "__future__"):
+                found.setdefault(top, []).append(str(rel))
+    return found
+
+
+# Found with importlib.util.find_spec for its files, never imported: the tritonserver binary of
+# nvidia-pytriton (installed --no-deps by `make triton`, its pins conflict with ours);
+# aiplat.serving.triton_local says how to install it when it is absent.
+LOCATED_NOT_IMPORTED = {"pytriton"}
+
+
+def test_every_imported_module_is_core_or_has_its_extra_named_by_the_cli():
+    """Core dependencies may be imported anywhere; an optional one must be in aiplat.cli.EXTRAS,
+    whose extra installs it, so a missing extra is a message (exit 2), not a traceback."""
+    from aiplat.cli import EXTRAS
+
+    providers = metadata.packages_distributions()
+    core = set(closure(pyproject_requires()))
+    imports = third_party_imports()
+    assert {"pulumi", "pulumi_aws", "pydantic", "yaml", "rich", "tritonclient", "boto3"} <= set(imports)
+    for module, where in sorted(imports.items()):
+        if module in LOCATED_NOT_IMPORTED:
+            continue
+        dists = {canonicalize_name(d) for d in providers.get(module, [])}
+        assert dists, f"{module} (imported in {where[0]}) is not installed"
+        if dists & core:
+            assert module not in EXTRAS, f"{module} is a core dependency; drop it from aiplat.cli.EXTRAS"
+            continue
+        assert module in EXTRAS, f"{module} (imported in {sorted(set(where))}) is neither core nor in aiplat.cli.EXTRAS"
+        extra = set(closure(pyproject_requires(), [EXTRAS[module]]))
+        assert dists & extra, f"aiplat[{EXTRAS[module]}] does not install {module}"
+    assert set(EXTRAS) <= set(imports), sorted(set(EXTRAS) - set(imports))

@@ -265,6 +265,20 @@ def test_installed_check_in_a_copy_of_this_repo_from_its_root_and_a_subdirectory
         assert json.loads(out.read_text()) == expected, cwd
 
 
+def test_installed_cli_names_the_extra_a_command_needs(installed):
+    """[cli] has no Triton client, Milvus client or AWS SDK: those commands say what to install."""
+    python = installed.venv("cli")
+    checkout = installed.checkout
+    for args, module, extra in ((("models", "digest", "serving/examples/models"), "tritonclient", "serving"),
+                                (("vectors", "apply", "dev", "--uri", str(installed.work / "v.db")), "pymilvus",
+                                 "vectors"),
+                                (("preflight", "dev"), "boto3", "aws")):
+        result = installed.aiplat(python, *args, cwd=checkout)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert result.stderr == (f"aiplat {args[0]}: needs {module}, which is not installed: "
+                                 f"pip install 'aiplat[{extra}]'\n")
+
+
 # -- (c) and (d) a user's own project ------------------------------------------------------------
 def test_installed_check_in_a_user_project_sees_the_users_own_resource(installed, user_project, core_record):
     python = installed.venv("cli")
