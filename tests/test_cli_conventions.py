@@ -64,7 +64,7 @@ def test_json_option_parses_alone_with_dash_and_with_a_path(path):
     assert callable(parser.parse_args(base).func)
 
 
-def test_check_json_alone_prints_exactly_the_document_and_the_table_on_stderr(cli, tmp_path):
+def test_check_json_alone_prints_exactly_the_document_and_the_table_on_stderr(cli):
     result = cli("check", "dev", "--json")
     assert result.returncode == 0, result.stderr
     # byte for byte what `--json PATH` writes (tests/golden/dev.json is that file)

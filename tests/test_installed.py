@@ -310,7 +310,7 @@ def test_installed_check_program_option_runs_another_file_with_the_same_stack(in
 
 # -- the policy pack, started as the Pulumi CLI starts a Python pack -----------------------------
 # pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go, RunPlugin, for kind "analyzer"
-# (read at commit 1b59498, 2026-08): the toolchain's python runs
+# (read at v3.259.0-14-g1b59498, 2026-08-21): the toolchain's python runs
 #     <virtualenv>/bin/python -u -m pulumi.policy <engine address> <policy pack directory>
 # with the working directory set to the pack directory (sdk/go/common/resource/plugin/
 # analyzer_plugin.go NewPolicyAnalyzer passes the engine address as the only argument).
