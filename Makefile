@@ -4,28 +4,36 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip --disable-pip-version-check -q
+# Every install into the .venv applies the tested pins (pyproject.toml has only ranges).
+CONSTRAINTS := constraints.txt
+PIP_INSTALL := $(PIP) install -c $(CONSTRAINTS)
 STACK   ?= dev
 PYTEST_ARGS ?=
-PYTRITON_VERSION := 0.7.0
 STUB_VENV := .venv-triton-stub
 PERF_ANALYZER_DIR := .triton/tritonclient-2.41
 
-.PHONY: setup setup-test test-tools check test golden bench clean
+.PHONY: setup setup-test triton test-tools check test golden bench bench-serving clean
 
-# Runtime environment: the stamp is rebuilt only when pyproject.toml changes.
-$(VENV)/.runtime-stamp: pyproject.toml
+# Runtime environment: aiplat with every extra the README's commands use ([all]: the CLI and
+# the policy pack, serving, vectors, AWS). Rebuilt when pyproject.toml or constraints.txt change.
+$(VENV)/.runtime-stamp: pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip==25.3
-	$(PIP) install -e .
+	$(PIP_INSTALL) --upgrade pip setuptools
+	$(PIP_INSTALL) -e '.[all]'
 	touch $@
 
-# Test tools on top of the runtime (pytest, hypothesis, moto, Milvus Lite, validators).
-$(VENV)/.test-stamp: $(VENV)/.runtime-stamp
-	$(PIP) install -e '.[test]'
-	# Real Triton for tests: only the wheel's files (its pins would pull protobuf 6 and
-	# numpy<2 into our venv); the Python-backend stub runs models with numpy<2 from its
-	# own small venv (numpy 2 there returns empty output tensors).
-	$(PIP) install --no-deps nvidia-pytriton==$(PYTRITON_VERSION)
+# Test tools on top of the runtime (pytest, hypothesis, moto, Milvus Lite, validators) and the
+# local Triton the serving tests run.
+$(VENV)/.test-stamp: $(VENV)/.runtime-stamp pyproject.toml $(CONSTRAINTS) $(VENV)/.triton-stamp
+	$(PIP_INSTALL) -e '.[test]'
+	touch $@
+
+# Real Triton (`aiplat serve`, serving tests): only the nvidia-pytriton wheel's files (its pins
+# would pull protobuf 6 and numpy<2 into our venv); the Python-backend stub runs models with
+# numpy<2 from its own small venv (numpy 2 there returns empty output tensors). That venv is a
+# separate environment with its own pin, so it does not take constraints.txt.
+$(VENV)/.triton-stamp: $(VENV)/.runtime-stamp
+	$(PIP_INSTALL) --no-deps nvidia-pytriton
 	test -x $(STUB_VENV)/bin/python || $(PYTHON) -m venv $(STUB_VENV)
 	$(STUB_VENV)/bin/python -m pip --disable-pip-version-check -q install numpy==1.26.4
 	touch $@
@@ -33,6 +41,8 @@ $(VENV)/.test-stamp: $(VENV)/.runtime-stamp
 setup: $(VENV)/.runtime-stamp
 
 setup-test: $(VENV)/.test-stamp
+
+triton: $(VENV)/.triton-stamp
 
 check: setup
 	$(VENV)/bin/aiplat check $(STACK)
@@ -57,7 +67,8 @@ clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
 
 # Triton's perf_analyzer for benchmarks/loadtest_vs_perf_analyzer.py: the last tritonclient
-# wheel that ships it, in its own directory so the venv keeps tritonclient 2.71.
+# wheel that ships it, in its own directory so the venv keeps tritonclient 2.71 (so no
+# constraints.txt here: this tritonclient is deliberately not the pinned one).
 $(PERF_ANALYZER_DIR)/bin/perf_analyzer:
 	dpkg -s libb64-0d >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libb64-0d)
 	$(PIP) install --no-deps --target $(PERF_ANALYZER_DIR) tritonclient==2.41.0

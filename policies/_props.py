@@ -48,10 +48,15 @@ def _is_seq(value: Any) -> bool:
 
 
 def items(value: Any) -> Iterator[tuple[str, Any]]:
-    """(key, value) of a mapping; unknown values come back as ``UNKNOWN``."""
+    """(key, value) of a mapping, by key; unknown values come back as ``UNKNOWN``.
+
+    By key, not in the mapping's order: props arrive as protobuf Struct maps, whose order
+    does not survive the wire (the engine's, or gRPC's), and verdicts found while walking
+    would otherwise come in a different order in process and under ``pulumi preview``.
+    """
     if not isinstance(value, Mapping):
         return
-    for key in list(value):
+    for key in sorted(value):
         try:
             yield key, value[key]
         except UnknownValueError:

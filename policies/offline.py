@@ -15,6 +15,9 @@ which is what ``PolicyPack`` serves over gRPC. We call it in-process:
    registration order (inputs; provider inputs attached), ``AnalyzeStack`` once (outputs
    when the step has them, else inputs; parent, dependencies, property dependencies).
 
+Step 3 (``run_analyzer``) talks to the analyzer through one ``call(method, request)``, so the
+same requests reach the in-process servicer here and a pack process over gRPC in the tests.
+
 Props therefore reach the policies as the engine delivers them: protobuf Structs, so
 camelCase keys and numbers as floats, wrapped in the unknown-checking proxy.
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 import yaml
@@ -113,10 +116,10 @@ def parse_config(doc: Any, source: str | None = None) -> dict[str, dict[str, Any
     return out
 
 
-def reconcile(servicer: _PolicyAnalyzerServicer, given: dict[str, dict[str, Any]],
+def reconcile(info: pb.AnalyzerInfo, given: dict[str, dict[str, Any]],
               source: str | None = None) -> dict[str, PolicyConfig]:
-    """Defaults from the pack, then ``all``, then per-policy config; validated by JSON Schema."""
-    info = servicer.GetAnalyzerInfo(None, None)
+    """Defaults from the pack's ``GetAnalyzerInfo``, then ``all``, then per-policy config;
+    validated by JSON Schema."""
     schemas, result = {}, {}
     for p in info.policies:
         schema = json_format.MessageToDict(p.configSchema, preserving_proto_field_name=True)
@@ -149,18 +152,19 @@ def reconcile(servicer: _PolicyAnalyzerServicer, given: dict[str, dict[str, Any]
     return result
 
 
-def configure(servicer: _PolicyAnalyzerServicer, config: dict[str, PolicyConfig]) -> None:
+def configure_request(config: dict[str, PolicyConfig]) -> pb.ConfigureAnalyzerRequest:
     request = pb.ConfigureAnalyzerRequest()
     for name, cfg in config.items():
         entry = request.policyConfig[name]
         entry.enforcementLevel = _LEVEL_PB[cfg.enforcement_level]
         entry.properties.update(cfg.properties)
-    servicer.Configure(request, None)
+    return request
 
 
 def load_config(config_path: str | Path, servicer: _PolicyAnalyzerServicer | None = None) -> dict[str, PolicyConfig]:
     """A ``--policy-pack-config`` file reconciled with the pack's defaults and schemas."""
-    return reconcile(servicer or make_servicer(), parse_config_file(config_path), str(config_path))
+    info = (servicer or make_servicer()).GetAnalyzerInfo(None, None)
+    return reconcile(info, parse_config_file(config_path), str(config_path))
 
 
 # ---- the graph as analyzer requests ----------------------------------------------------------
@@ -312,13 +316,28 @@ def evaluate(steps: list[dict[str, Any]], stack: str, config_path: str | Path | 
     """
     servicer = make_servicer(policies)
     given = parse_config_file(config_path) if config_path is not None else {}
-    config = reconcile(servicer, given, str(config_path) if config_path is not None else None)
-    configure(servicer, config)
-    servicer.ConfigureStack(pb.AnalyzerStackConfigureRequest(stack=stack, project=project, dry_run=True), None)
+    config = reconcile(servicer.GetAnalyzerInfo(None, None), given, str(config_path) if config_path is not None else None)
+    verdicts = run_analyzer(lambda method, request: getattr(servicer, method)(request, None), steps, stack, config,
+                            project)
+    return PolicyReport(stack, str(config_path) if config_path is not None else "", verdicts, config)
 
+
+# (method name, request) -> response: the servicer in process, or a pack's gRPC stub.
+AnalyzerCall = Callable[[str, Any], Any]
+
+
+def run_analyzer(call: AnalyzerCall, steps: list[dict[str, Any]], stack: str, config: dict[str, PolicyConfig],
+                 project: str = PACK_NAME) -> list[Verdict]:
+    """What the engine asks an analyzer during a preview, in its order, and the verdicts it got.
+
+    ``Configure`` with ``config`` (from ``reconcile``), ``ConfigureStack``, ``Analyze`` for every
+    resource that exists after its step, then ``AnalyzeStack`` once.
+    """
+    call("Configure", configure_request(config))
+    call("ConfigureStack", pb.AnalyzerStackConfigureRequest(stack=stack, project=project, dry_run=True))
     requests = _Requests(_live_states(steps))
     verdicts: list[Verdict] = []
     for state in requests.states:
-        verdicts += _verdicts(servicer.Analyze(requests.analyze(state), None), requests, state["urn"])
-    verdicts += _verdicts(servicer.AnalyzeStack(requests.analyze_stack(), None), requests)
-    return PolicyReport(stack, str(config_path) if config_path is not None else "", verdicts, config)
+        verdicts += _verdicts(call("Analyze", requests.analyze(state)), requests, state["urn"])
+    verdicts += _verdicts(call("AnalyzeStack", requests.analyze_stack()), requests)
+    return verdicts

@@ -45,11 +45,7 @@ def test_main_is_thin_and_only_place_that_builds_the_pack():
     for module in root.glob("*.py"):
         if module.name != "__main__.py":
             assert "PolicyPack(" not in module.read_text(), module
-    pins = (root / "requirements.txt").read_text()
-    pyproject = (root.parent / "pyproject.toml").read_text()
-    for line in pins.splitlines():
-        if line and not line.startswith("#"):
-            assert f'"{line}"' in pyproject, line
+    # requirements.txt is resolved by pip itself in tests/test_dependencies.py
     assert "name: python" in (root / "PulumiPolicy.yaml").read_text()
 
 

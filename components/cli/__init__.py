@@ -51,14 +51,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Modules of the optional dependencies -> the extra of pyproject.toml that installs them. A
+# command whose extra is absent says which one to install instead of a traceback (exit 2).
+EXTRAS = {
+    "rich": "cli",
+    "pulumi_policy": "policy",
+    "jsonschema": "policy",
+    "tritonclient": "serving",
+    "numpy": "serving",
+    "pymilvus": "vectors",
+    "boto3": "aws",
+    "botocore": "aws",
+}
+
+
+def missing_extra(exc: ModuleNotFoundError, command: str = "") -> str | None:
+    """The message for a missing optional dependency, or None when ``exc`` is something else."""
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return None
+    who = f"aiplat {command}" if command else "aiplat"
+    return f"{who}: needs {module}, which is not installed: pip install 'aiplat[{extra}]'"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:  # the command modules import rich and the pack
+        if (message := missing_extra(exc)) is None:
+            raise
+        print(message, file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except AiplatError as exc:
         print(f"aiplat {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        if (message := missing_extra(exc, args.command)) is None:
+            raise
+        print(message, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
