@@ -40,6 +40,7 @@ from pulumi.runtime.settings import _load_monitor_feature_support
 from pulumi.runtime.stack import Stack, wait_for_rpcs
 
 PROJECT = "aiplat"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 ACCOUNT_ID = "123456789012"
 SECRET = "[secret]"
 UNKNOWN = rpc.UNKNOWN
@@ -184,6 +185,16 @@ class RecordingMonitor(pmocks.MockMonitor):
 
     def provider_region(self, ref: str | None) -> str | None:
         return self._providers.get(ref or "")
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the Pulumi engine gives a resource: its parent's full qualified type chain
+        (``A$B$type``), the root stack left out. The SDK's MockMonitor keeps only the parent's
+        last type and includes the stack, which is not what ``pulumi preview`` shows."""
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != ROOT_STACK_TYPE:
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), type_, name])
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
