@@ -1,8 +1,8 @@
 """Against the real tritonserver (CPU, Python backend) from the nvidia-pytriton wheel.
 
-One server for the session serves the example repository built from specs (so the
-generated config.pbtxt is what Triton loads); tests that need a dead or broken server
-start their own, short-lived ones.
+One server for the session (``triton`` in conftest.py) serves the repository built from the
+specs (so the generated config.pbtxt is what Triton loads); tests that need a dead or broken
+server start their own, short-lived ones on the example repository.
 """
 
 import json
@@ -42,15 +42,6 @@ def example_repo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("triton") / "repo"
     repository.build(EXAMPLES, out)
     return out
-
-
-@pytest.fixture(scope="session")
-def triton(example_repo):
-    _require_triton()
-    server = TritonServer(example_repo, ready_timeout=120)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
