@@ -292,3 +292,44 @@ def test_report_carries_the_evaluated_artifact_digest(triton, serving_repo, gold
                             "--min-accuracy", "1", "--repository", str(serving_repo))
     assert code == 0
     assert doc["model_digest"] == digest_version(serving_repo, MODEL, 2)
+
+
+def test_real_reports_in_the_catalog_gate_the_policy(triton, serving_repo, golden, tmp_path, capsys):
+    """aiplat eval (real Triton) -> aiplat models approve --evaluation -> model-approval through the analyzer."""
+    from aiplat.policies import offline
+    from tests.policy_steps import eu_config, good_aws_eu, models_annotation
+
+    digests = {v: digest_version(serving_repo, MODEL, v) for v in (1, 2, 3)}
+    catalog = tmp_path / "approved.yaml"
+    catalog.write_text("source: test approvals\ndate: 2026-12-01\nmodels:\n" + "".join(
+        f"  - {{name: {MODEL}, version: '{v}', digest: '{d}', classifications: [internal, confidential, "
+        f"restricted], approver: jane@example.com, expires: 2099-12-31}}\n" for v, d in digests.items()))
+    for version, expect in (("2", 0), ("3", 1)):
+        report = tmp_path / f"v{version}.json"
+        assert main(["eval", triton.http_url, "--model", MODEL, "--version", version, "--dataset", golden,
+                     "--dataset-name", "golden-v3", "--spec", str(TEST_MODELS), "--repository", str(serving_repo),
+                     "--json", str(report)]) == expect
+        assert main(["models", "approve", "--model", MODEL, "--version", version, "--evaluation", str(report),
+                     "--catalog", str(catalog)]) == 0
+    capsys.readouterr()
+    # a report of v2 is no evidence for v3
+    assert main(["models", "approve", "--model", MODEL, "--version", "3", "--evaluation", str(tmp_path / "v2.json"),
+                 "--catalog", str(catalog)]) == 2
+
+    def verdicts(stable: str, canary: str) -> list:
+        g = good_aws_eu()
+        for name, version, track in (("triton", stable, "stable"), ("triton-canary", canary, "canary")):
+            g.inputs(name)["metadata"]["annotations"]["aiplat.io/models"] = models_annotation(
+                {"name": MODEL, "version": version, "digest": digests[int(version)], "track": track})
+        cfg = eu_config(tmp_path, catalog, model_approval={
+            "dataClassification": "restricted", "requireEvaluation": {"confidential": {"dataset": "golden-v3"}}})
+        return offline.evaluate(g.steps, "fixture", cfg).by_policy("model-approval")
+
+    assert verdicts("2", "2") == []
+    (failing,) = verdicts("2", "3")
+    assert failing.name == "triton-canary"
+    assert (f"canary model {MODEL} version 3 failed its evaluation on dataset 'golden-v3' (" in failing.message
+            and "max_abs_error on PROBS 0.02 (limit 0.0001); min_accuracy on LABEL" in failing.message)
+    (missing,) = verdicts("1", "2")
+    assert missing.name == "triton"
+    assert f"stable model {MODEL} version 1 has no evaluation on dataset 'golden-v3'" in missing.message
