@@ -483,9 +483,10 @@ class _Output:
             if ref_name == "expected":
                 m = {"rows": len(lines), "max_abs_error": _num(max_abs.max()) if lines else None,
                      "mean_abs_error": _num(sum_abs.sum() / elements) if elements else None}
-                if self.multi:
-                    m["cosine_mean"] = _num(np.nanmean(cos)) if np.isfinite(cos).any() else None
-                    m["cosine_min"] = _num(np.nanmin(cos)) if np.isfinite(cos).any() else None
+                if self.multi:  # a row that cannot be compared makes the cosine unmeasured, not better
+                    finite = bool(lines) and bool(np.isfinite(cos).all())
+                    m["cosine_mean"] = _num(cos.mean()) if finite else None
+                    m["cosine_min"] = _num(cos.min()) if finite else None
             else:
                 agree = max_abs <= self.tolerance
                 m = {"rows": len(lines), "agreeing": int(agree.sum()), "agreement": _num(agree.mean()),

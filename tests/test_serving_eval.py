@@ -333,3 +333,13 @@ def test_real_reports_in_the_catalog_gate_the_policy(triton, serving_repo, golde
     (missing,) = verdicts("1", "2")
     assert missing.name == "triton"
     assert f"stable model {MODEL} version 1 has no evaluation on dataset 'golden-v3'" in missing.message
+
+
+def test_the_example_dataset_passes_the_example_spec(triton, capsys):
+    examples = ROOT / "serving" / "examples"
+    code, doc, err = run_eval(capsys, triton.http_url, "--model", "linear-classifier",
+                              "--dataset", str(examples / "datasets" / "linear-classifier.jsonl"),
+                              "--spec", str(examples / "models"))
+    assert code == 0, err
+    assert doc["dataset"]["rows"] == 64 and doc["version"] == "1"
+    assert doc["thresholds"] == {"max_abs_error": 1e-05, "min_accuracy": 1.0, "min_cosine": 0.9999}

@@ -103,3 +103,18 @@ def test_float_row_metrics():
     # NaN in an output is never within a tolerance
     max_abs, *_ = _float_rows([np.array([np.nan])], [np.array([1.0])])
     assert max_abs.tolist() == [np.inf]
+
+
+def test_a_row_that_cannot_be_compared_leaves_float_metrics_unmeasured_not_better():
+    from aiplat.serving.evaluate import _Output
+
+    out = _Output({"name": "VEC", "datatype": "FP32", "shape": [-1, 2]}, batched=True, tolerance=1e-6)
+    out.compare("expected", [1, 2], [np.array([1.0, 0.0]), np.array([np.nan, 0.0])],
+                [np.array([1.0, 0.0]), np.array([1.0, 0.0])])
+    assert out.metrics["expected"] == {"rows": 2, "max_abs_error": None, "mean_abs_error": None,
+                                       "cosine_mean": None, "cosine_min": None}
+    assert [ex["line"] for ex in out.worst_by("expected", "max_abs", True)] == [2, 1]
+    out.compare("baseline", [1, 2], [np.array([1.0, 0.0]), np.array([np.nan, 0.0])],
+                [np.array([1.0, 0.0]), np.array([1.0, 0.0])])
+    assert out.metrics["baseline"]["agreement"] == 0.5
+    assert [ex["line"] for ex in out.mismatches("baseline")] == [2]
