@@ -188,6 +188,23 @@ def _row_shape(meta: dict, batched: bool) -> list[int]:
     return shape[1:] if batched else shape
 
 
+def _tensors(given: dict, specs: dict[str, tuple[str, list[int]]], section: str, number: int,
+             problems: list[tuple[int, str]]) -> dict[str, np.ndarray]:
+    """The named tensors of one line's ``inputs`` or ``expected``; what is wrong goes to ``problems``."""
+    what = "input" if section == "inputs" else "output"
+    arrays = {}
+    for key, value in given.items():
+        if key not in specs:
+            problems.append((number, f"{section}.{key}: no such {what} (the model's {what}s: {', '.join(specs)})"))
+            continue
+        arr = tensor_from_json(value, *specs[key])
+        if isinstance(arr, str):
+            problems.append((number, f"{section}.{key}: {arr}"))
+        else:
+            arrays[key] = arr
+    return arrays
+
+
 def read_dataset(path: str | Path, io: ModelIO, *, name: str | None = None,
                  need_expected: bool = True) -> Dataset:
     """Parse and check every line against the model's metadata; DatasetError lists all bad lines."""
@@ -199,7 +216,6 @@ def read_dataset(path: str | Path, io: ModelIO, *, name: str | None = None,
     batched = io.max_batch_size > 0
     inputs = {m["name"]: (m["datatype"], _row_shape(m, batched)) for m in io.inputs}
     outputs = {m["name"]: (m["datatype"], _row_shape(m, batched)) for m in io.outputs}
-    input_names, output_names = ", ".join(inputs), ", ".join(outputs)
     rows: list[Row] = []
     problems: list[tuple[int, str]] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
@@ -228,34 +244,15 @@ def read_dataset(path: str | Path, io: ModelIO, *, name: str | None = None,
             problems.append((number, "inputs: missing" if given is None else
                              f"inputs: expected an object of input tensors, found {_json_type(given)}"))
         else:
-            for key, value in given.items():
-                if key not in inputs:
-                    problems.append((number, f"inputs.{key}: no such input (the model's inputs: {input_names})"))
-                    continue
-                arr = tensor_from_json(value, *inputs[key])
-                if isinstance(arr, str):
-                    problems.append((number, f"inputs.{key}: {arr}"))
-                else:
-                    row_inputs[key] = arr
-            for key in inputs:
-                if key not in given:
-                    problems.append((number, f"inputs: missing input {key!r}"))
+            row_inputs = _tensors(given, inputs, "inputs", number, problems)
+            problems += [(number, f"inputs: missing input {key!r}") for key in inputs if key not in given]
         expected = doc.get("expected")
         row_expected: dict[str, np.ndarray] = {}
         if expected is not None and not isinstance(expected, dict):
             problems.append((number, f"expected: expected an object of output tensors, found "
                                      f"{_json_type(expected)}"))
         elif expected:
-            for key, value in expected.items():
-                if key not in outputs:
-                    problems.append((number, f"expected.{key}: no such output (the model's outputs: "
-                                             f"{output_names})"))
-                    continue
-                arr = tensor_from_json(value, *outputs[key])
-                if isinstance(arr, str):
-                    problems.append((number, f"expected.{key}: {arr}"))
-                else:
-                    row_expected[key] = arr
+            row_expected = _tensors(expected, outputs, "expected", number, problems)
         elif need_expected:
             problems.append((number, "no expected outputs: give \"expected\" or compare with a baseline "
                                      "(--baseline-version / --baseline-url)"))

@@ -21,20 +21,14 @@ from aiplat.cli import main
 from aiplat.serving import repository
 from aiplat.serving.loadtest import loadtest
 from aiplat.serving.modelspec import load_spec, parse_pbtxt
-from aiplat.serving.triton_local import TritonNotInstalled, TritonServer, TritonStartError, find_install
+from aiplat.serving.triton_local import TritonServer, TritonStartError
+from tests.conftest import require_triton
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "serving" / "examples" / "models"
 AIPLAT = [sys.executable, "-m", "aiplat.cli"]
 
 pytestmark = pytest.mark.peer
-
-
-def _require_triton():
-    try:
-        find_install()
-    except TritonNotInstalled as exc:
-        pytest.skip(f"tritonserver not available: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +124,7 @@ def test_loadtest_on_string_model_version(triton):
 
 
 def test_broken_model_config_gives_clear_error(tmp_path, capsys):
-    _require_triton()
+    require_triton()
     repo = tmp_path / "repo"
     repository.build(EXAMPLES, repo)
     cfg = repo / "linear-classifier" / "config.pbtxt"
@@ -151,7 +145,7 @@ def test_broken_model_config_gives_clear_error(tmp_path, capsys):
 
 
 def test_loadtest_against_stopped_server_exits_nonzero_within_deadline(example_repo):
-    _require_triton()
+    require_triton()
     server = TritonServer(example_repo, ready_timeout=120).start()
     url = server.http_url
     server.stop()
@@ -164,7 +158,7 @@ def test_loadtest_against_stopped_server_exits_nonzero_within_deadline(example_r
 
 
 def test_loadtest_counts_errors_when_server_crashes_mid_run(example_repo):
-    _require_triton()
+    require_triton()
     server = TritonServer(example_repo, ready_timeout=120).start()
     box = {}
     worker = threading.Thread(target=lambda: box.update(res=loadtest(
@@ -185,7 +179,7 @@ def test_loadtest_counts_errors_when_server_crashes_mid_run(example_repo):
 
 
 def test_serve_cli_runs_until_interrupted(example_repo):
-    _require_triton()
+    require_triton()
     from aiplat.serving.triton_local import free_port
 
     port = free_port()
