@@ -18,6 +18,15 @@ Each entry must be in the approved catalog (``policies/approved_models.yaml``, o
 config's ``catalogPath``) with the same name and version, the same digest (the content
 digest ``aiplat models digest`` computes), be approved for the stack's data
 classification, and not be past its ``expires`` date.
+
+Evaluation gate (``requireEvaluation``, optional): per data classification, the dataset a
+served version must have passed ``aiplat eval`` on, recorded in its catalog entry's
+``evaluations`` by ``aiplat models approve --evaluation``. A requirement applies to its
+classification and every stricter one (a restricted stack meets the confidential
+requirement too). The evaluation of the entry on that dataset must exist, have passed,
+be of the approved artifact (same model digest), and, where the requirement says so, be
+on the pinned dataset digest and younger than ``maxAgeDays``. The whole gate is
+``requireEvaluation`` + ``evaluation_problems``; ``check_entry`` calls it.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from typing import Any, Literal
 
 import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aiplat.errors import ConfigError, Problem, format_path
 from aiplat.policies._props import UNKNOWN, get
@@ -45,6 +54,54 @@ Classification = Literal["public", "internal", "confidential", "restricted"]
 CLASSIFICATIONS = ["public", "internal", "confidential", "restricted"]
 
 
+class EvaluationCheck(BaseModel):
+    """One threshold of an ``aiplat eval`` run, as its report gave it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: str = Field(min_length=1)
+    output: str | None = None
+    limit: float
+    measured: float | None = None
+    passed: bool
+
+
+class EvaluationRecord(BaseModel):
+    """An ``aiplat eval`` report attached to an approved version (``aiplat models approve --evaluation``).
+
+    ``dataset`` is the dataset's name (what ``requireEvaluation`` asks for), ``dataset_digest``
+    the sha256 of its file's bytes, ``model_digest`` the artifact evaluated (must equal the
+    entry's digest to count), ``evaluated`` when the run started (UTC), ``server`` where it
+    ran, ``baseline`` the version it was compared with, ``report_digest`` the sha256 of the
+    report file. ``passed`` must agree with ``checks``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str = Field(min_length=1)
+    dataset_digest: str = Field(pattern=DIGEST_RE.pattern)
+    rows: int = Field(ge=1)
+    passed: bool
+    evaluated: dt.datetime
+    server: str = Field(min_length=1)
+    model_digest: str = Field(pattern=DIGEST_RE.pattern)
+    baseline: str | None = None
+    thresholds: dict[str, float] = Field(min_length=1)
+    checks: list[EvaluationCheck] = Field(min_length=1)
+    metrics: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
+    report_digest: str = Field(pattern=DIGEST_RE.pattern)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EvaluationRecord":
+        if self.passed != all(c.passed for c in self.checks):
+            raise ValueError(f"passed is {self.passed} but the checks say {not self.passed}")
+        return self
+
+    def failures(self) -> list[str]:
+        return [f"{c.threshold}{' on ' + c.output if c.output else ''} "
+                f"{'not measured' if c.measured is None else f'{c.measured:g}'} (limit {c.limit:g})"
+                for c in self.checks if not c.passed]
+
+
 class ApprovedModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,11 +113,22 @@ class ApprovedModel(BaseModel):
     expires: dt.date
     approved: dt.date | None = None
     source: str | None = Field(default=None, description="where the approval came from, e.g. a model package ARN")
+    evaluations: list[EvaluationRecord] = Field(default_factory=list,
+                                                description="aiplat eval reports, at most one per dataset")
 
     @field_validator("version", mode="before")
     @classmethod
     def _version_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("evaluations")
+    @classmethod
+    def _one_per_dataset(cls, v: list[EvaluationRecord]) -> list[EvaluationRecord]:
+        names = [e.dataset for e in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"more than one evaluation on dataset(s) {dupes}")
+        return v
 
 
 class ApprovedCatalog(BaseModel):
@@ -141,7 +209,8 @@ def declared_models(props: Any, resource_type: str) -> tuple[list[Any], list[str
     return entries, problems
 
 
-def check_entry(entry: Any, catalog: ApprovedCatalog, classification: str, today: dt.date) -> list[str]:
+def check_entry(entry: Any, catalog: ApprovedCatalog, classification: str, today: dt.date,
+                requirements: list[tuple[str, Any]] = ()) -> list[str]:
     """Why a declared model entry is not acceptable (empty when it is)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or \
             not isinstance(entry.get("version"), (str, int, float)) or isinstance(entry.get("version"), bool):
@@ -171,6 +240,86 @@ def check_entry(entry: Any, catalog: ApprovedCatalog, classification: str, today
     if approved.expires < today:
         problems.append(f"{label}: approval by {approved.approver} expired on {approved.expires.isoformat()}; "
                         "renew the approval")
+    return problems + evaluation_problems(approved, requirements, label, today)
+
+
+# ---- the evaluation gate (requireEvaluation) ----------------------------------------------------
+
+_REQUIREMENT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["dataset"],
+    "properties": {
+        "dataset": {"type": "string", "minLength": 1,
+                    "description": "Name of the dataset the version must have passed `aiplat eval` on."},
+        "datasetDigest": {"type": "string", "pattern": DIGEST_RE.pattern,
+                          "description": "Pin the dataset's content: sha256 of the JSONL file's bytes."},
+        "maxAgeDays": {"type": "integer", "minimum": 1,
+                       "description": "The evaluation must be at most this many days old."},
+    },
+}
+REQUIRE_EVALUATION_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {c: _REQUIREMENT_SCHEMA for c in CLASSIFICATIONS},
+    # {} is today's behaviour, not a loosening: the pack cannot know a team's dataset names.
+    "default": {},
+    "description": "Per data classification, the dataset every served version must have a passing evaluation "
+                   "on (catalog entry `evaluations`). A requirement applies to its classification and every "
+                   "stricter one. Default {}: no evaluation required.",
+}
+
+
+def required_evaluations(config: Any, classification: str) -> list[tuple[str, Any]]:
+    """(classification, requirement) pairs a stack of ``classification`` must meet: its own and every
+    less strict classification's (stricter data never needs less evidence)."""
+    given = config.get("requireEvaluation") or {}
+    rank = CLASSIFICATIONS.index(classification) if classification in CLASSIFICATIONS else len(CLASSIFICATIONS)
+    return [(c, given[c]) for c in CLASSIFICATIONS[:rank + 1] if c in given]
+
+
+def evaluation_problems(approved: ApprovedModel, requirements: list[tuple[str, Any]], label: str,
+                        today: dt.date) -> list[str]:
+    """Why ``approved`` does not carry the evaluations ``requirements`` ask for (empty when it does)."""
+    wanted: dict[str, dict[str, Any]] = {}   # dataset -> merged requirement (one verdict per dataset)
+    problems = []
+    for cls, req in requirements:
+        name = req.get("dataset") if isinstance(req, dict) else None
+        if not isinstance(name, str) or not name:
+            problems.append(f"{label}: requireEvaluation.{cls} names no dataset; cannot judge the evaluation")
+            continue
+        w = wanted.setdefault(name, {"classes": [], "digests": [], "max_age": None})
+        w["classes"].append(cls)
+        if req.get("datasetDigest") and req["datasetDigest"] not in w["digests"]:
+            w["digests"].append(req["datasetDigest"])
+        if req.get("maxAgeDays") is not None:
+            age = int(req["maxAgeDays"])
+            w["max_age"] = age if w["max_age"] is None else min(age, w["max_age"])
+    for name, w in wanted.items():
+        why = f"required for {'/'.join(w['classes'])} data by requireEvaluation"
+        record = next((e for e in approved.evaluations if e.dataset == name), None)
+        if record is None:
+            problems.append(
+                f"{label} has no evaluation on dataset {name!r} ({why}); run `aiplat eval ... --dataset-name {name} "
+                f"--json REPORT.json` and attach it: `aiplat models approve --model {approved.name} --version "
+                f"{approved.version} --evaluation REPORT.json`")
+            continue
+        when = record.evaluated.date().isoformat()
+        if not record.passed:
+            problems.append(f"{label} failed its evaluation on dataset {name!r} ({when}: "
+                            f"{'; '.join(record.failures())}; {why}); serve a version that passes")
+        if record.model_digest != approved.digest:
+            problems.append(f"{label}: its evaluation on dataset {name!r} ({when}) was of artifact "
+                            f"{record.model_digest[:19]}…, not the approved {approved.digest[:19]}… ({why}); "
+                            "evaluate the approved artifact")
+        for pinned in w["digests"]:
+            if record.dataset_digest != pinned:
+                problems.append(f"{label}: its evaluation on dataset {name!r} ({when}) used content "
+                                f"{record.dataset_digest[:19]}…, not the pinned {pinned[:19]}… ({why}); "
+                                "evaluate on the pinned dataset")
+        if w["max_age"] is not None and (today - record.evaluated.date()).days > w["max_age"]:
+            problems.append(f"{label}: its evaluation on dataset {name!r} is from {when}, older than "
+                            f"maxAgeDays {w['max_age']} ({why}); evaluate it again")
     return problems
 
 
@@ -185,11 +334,12 @@ def validate(args, report_violation) -> None:
         report_violation(f"cannot check models of {args.name}: {exc}", None)
         return
     classification = config.get("dataClassification", "restricted")
+    requirements = required_evaluations(config, classification)
     today = dt.date.today()
     for problem in problems:
         report_violation(f"{args.resource_type} {args.name}: {problem}", None)
     for entry in entries:
-        for problem in check_entry(entry, catalog, classification, today):
+        for problem in check_entry(entry, catalog, classification, today, requirements):
             report_violation(f"{args.resource_type} {args.name}: {problem}", None)
 
 
@@ -214,6 +364,7 @@ POLICY = ResourceValidationPolicy(
                 "default": "approved_models.yaml",
                 "description": "Approved-model catalog, relative to policies/. Default approved_models.yaml.",
             },
+            "requireEvaluation": REQUIRE_EVALUATION_SCHEMA,
         },
     ),
 )

@@ -143,9 +143,10 @@ def reconcile(info: pb.AnalyzerInfo, given: dict[str, dict[str, Any]],
     for name, cfg in result.items():
         validator = jsonschema.Draft7Validator(schemas[name])
         for err in sorted(validator.iter_errors(cfg.properties), key=lambda e: list(e.absolute_path)):
-            path = ".".join([name, *(str(p) for p in err.absolute_path)])
-            if err.validator == "required":
-                path = f"{name}.{err.message.split(chr(39))[1]}"
+            parts = [name, *(str(p) for p in err.absolute_path)]
+            if err.validator == "required":  # the missing key itself, under the object that lacks it
+                parts.append(err.message.split(chr(39))[1])
+            path = ".".join(parts)
             problems.append(Problem(path, err.message))
     if problems:
         raise ConfigError(problems, source)

@@ -8,7 +8,8 @@ queueing forever), instance groups and the version policy. ``to_config()`` build
 emit is by construction something Triton's parser accepts. ``parse_pbtxt`` reads an
 existing ``config.pbtxt`` back into the same message (round trip), and
 ``config_problems`` checks a message for the mistakes Triton would only report at load
-time (used by ``serving.repository.validate``).
+time (used by ``serving.repository.validate``). The optional ``evaluation`` section is
+not part of Triton's config: it holds the thresholds ``aiplat eval`` gates a version on.
 """
 
 from __future__ import annotations
@@ -97,12 +98,45 @@ class VersionPolicy(_Strict):
         return self
 
 
+THRESHOLDS = ("max_abs_error", "min_accuracy", "min_cosine", "min_agreement", "max_p99_ms")
+
+
+class Evaluation(_Strict):
+    """Thresholds ``aiplat eval`` gates a version on (``serving.evaluate``); flags of the
+    command override them one by one. Every threshold is optional; one that is set but
+    cannot be measured on a run (``min_agreement`` without a baseline, ``min_cosine``
+    without a multi-element float output) fails that run rather than being skipped.
+
+    ``max_abs_error``: float outputs, the largest |output - expected| over all elements.
+    ``min_accuracy``: integer, bool and string outputs, the share of rows equal to expected.
+    ``min_cosine``: float outputs of more than one element, the mean cosine similarity
+    per row with expected. ``min_agreement``: every output, the share of rows that agree
+    with the baseline version (equal; for floats within ``agreement_tolerance``, default
+    1e-6 absolute). ``max_p99_ms``: p99 latency of the evaluated version's requests."""
+
+    # strict: a quoted number in YAML is a typo, not a threshold
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    max_abs_error: float | None = Field(None, ge=0)
+    min_accuracy: float | None = Field(None, ge=0, le=1)
+    min_cosine: float | None = Field(None, ge=-1, le=1)
+    min_agreement: float | None = Field(None, ge=0, le=1)
+    max_p99_ms: float | None = Field(None, gt=0)
+    agreement_tolerance: float = Field(1e-6, ge=0)
+
+    def thresholds(self) -> dict[str, float]:
+        """The thresholds that are set, in a fixed order."""
+        return {k: getattr(self, k) for k in THRESHOLDS if getattr(self, k) is not None}
+
+
 class ModelSpec(_Strict):
     """A Triton model configuration. Exactly one of ``backend`` (e.g. ``python``,
     ``onnxruntime``) or ``platform`` (e.g. ``tensorrt_plan``) is required.
     ``max_batch_size`` defaults to 0 (no batching); ``dynamic_batching`` defaults to off
     and requires ``max_batch_size > 0``; ``instance_groups`` default to Triton's choice;
-    ``parameters`` are passed through as string parameters (backend-specific)."""
+    ``parameters`` are passed through as string parameters (backend-specific);
+    ``evaluation`` (default none) holds the thresholds of ``aiplat eval`` and is not
+    rendered into ``config.pbtxt``."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     backend: str | None = None
@@ -114,6 +148,7 @@ class ModelSpec(_Strict):
     instance_groups: list[InstanceGroup] = Field(default_factory=list)
     version_policy: VersionPolicy = Field(default_factory=VersionPolicy)
     parameters: dict[str, str] = Field(default_factory=dict)
+    evaluation: Evaluation | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelSpec":

@@ -1,4 +1,5 @@
-"""Shared fixtures: recorded stack graphs (run once per session) and the CLI in a subprocess."""
+"""Shared fixtures: recorded stack graphs (run once per session), the CLI in a subprocess, and one
+local Triton for the session serving the example models and the test models (tests/models)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tests._project import available_stacks, stack_file_path, ROOT as PROJECT_DI
 from tests._project import run_stack
 
 ROOT = PROJECT_DIR
+EXAMPLE_MODELS = ROOT / "serving" / "examples" / "models"
+TEST_MODELS = ROOT / "tests" / "models"
 
 
 @lru_cache(maxsize=None)
@@ -64,3 +67,35 @@ def input_params(type_token: str) -> frozenset[str]:
 
 def by_type(rec: engine.Recording, type_: str) -> list[engine.Registration]:
     return rec.of_type(type_)
+
+
+def require_triton() -> None:
+    from aiplat.serving.triton_local import TritonNotInstalled, find_install
+
+    try:
+        find_install()
+    except TritonNotInstalled as exc:
+        pytest.skip(f"tritonserver not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def serving_repo(tmp_path_factory) -> Path:
+    """A repository built from the example specs and the test models (eval-classifier 1, 2, 3)."""
+    from aiplat.serving import repository
+
+    out = tmp_path_factory.mktemp("triton-session") / "repo"
+    repository.build(EXAMPLE_MODELS, out)
+    repository.build(TEST_MODELS, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def triton(serving_repo):
+    """The one tritonserver of the session (tests that need a dead or broken server start their own)."""
+    from aiplat.serving.triton_local import TritonServer
+
+    require_triton()
+    server = TritonServer(serving_repo, ready_timeout=120)
+    server.start()
+    yield server
+    server.stop()

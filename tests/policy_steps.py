@@ -91,6 +91,35 @@ models:
 """
 
 
+def eval_report(**changes) -> dict:
+    """An `aiplat eval --json` report of llm version 3 (STABLE), in the shape the command writes
+    (tests/test_serving_eval.py attaches real ones)."""
+    doc = {
+        "kind": "aiplat-eval-report", "passed": True, "date": "2026-11-30T10:00:00Z", "server": "10.0.0.7:8000",
+        "model": "llm", "version": "3", "model_digest": STABLE["digest"],
+        "dataset": {"name": "golden-v3", "path": "data/golden-v3.jsonl", "digest": digest("golden"), "rows": 200},
+        "baseline": {"server": "10.0.0.7:8000", "model": "llm", "version": "2"},
+        "thresholds": {"max_abs_error": 0.0001, "min_agreement": 0.98},
+        "threshold_sources": {"max_abs_error": "spec", "min_agreement": "flag"}, "agreement_tolerance": 1e-06,
+        "checks": [
+            {"threshold": "max_abs_error", "output": "PROBS", "limit": 0.0001, "measured": 6e-08, "passed": True,
+             "note": "", "worst": []},
+            {"threshold": "min_agreement", "output": "LABEL", "limit": 0.98, "measured": 0.99, "passed": True,
+             "note": "", "worst": []},
+            {"threshold": "failed_requests", "output": None, "limit": 0, "measured": 0, "passed": True, "note": "",
+             "worst": []}],
+        "outputs": {"PROBS": {"datatype": "FP32", "kind": "float",
+                              "expected": {"rows": 200, "max_abs_error": 6e-08, "mean_abs_error": 1e-08}},
+                    "LABEL": {"datatype": "INT64", "kind": "label",
+                              "baseline": {"rows": 200, "agreeing": 198, "agreement": 0.99}}},
+        "latency_ms": {"p50": 1.2, "p95": 3.4, "p99": 5.6, "mean": 1.5, "max": 7.0},
+        "requests": {"sent": 13, "failed": 0, "rows": 200, "rows_unanswered": 0, "rows_not_sent": 0, "errors": []},
+        "baseline_requests": None, "concurrency": 4, "batch_size": 16, "elapsed_s": 0.4,
+    }
+    doc.update(changes)
+    return doc
+
+
 def good_aws_eu() -> Steps:
     """An EU AWS stack that meets every policy: private EKS, IRSA, encrypted protected
     buckets replicated inside the EU, a reserved + burst GPU pool, authenticated routes."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from aiplat.errors import ConfigError
 from aiplat.policies import offline
@@ -114,3 +115,134 @@ def test_catalog_validation_names_key_paths(tmp_path):
 def test_shipped_catalog_loads():
     catalog = load_catalog()
     assert catalog.source and catalog.date
+
+
+# ---- requireEvaluation: approved versions must carry a passing evaluation on a named dataset ----
+
+GOLDEN = digest("golden-v3.jsonl")
+
+
+def record(model_digest, *, dataset="golden-v3", passed=True, evaluated="2026-11-30T10:00:00Z",
+           dataset_digest=GOLDEN) -> dict:
+    """An evaluations[] entry as `aiplat models approve --evaluation` writes it."""
+    checks = [{"threshold": "max_abs_error", "output": "PROBS", "limit": 0.0001, "measured": 6e-08, "passed": True},
+              {"threshold": "min_accuracy", "output": "LABEL", "limit": 0.99,
+               "measured": 1.0 if passed else 0.9, "passed": passed},
+              {"threshold": "failed_requests", "limit": 0, "measured": 0, "passed": True}]
+    return {"dataset": dataset, "dataset_digest": dataset_digest, "rows": 200, "passed": passed,
+            "evaluated": evaluated, "server": "10.0.0.7:8000", "model_digest": model_digest,
+            "thresholds": {"max_abs_error": 0.0001, "min_accuracy": 0.99}, "checks": checks,
+            "metrics": {"LABEL": {"accuracy": 1.0 if passed else 0.9}}, "report_digest": digest("report")}
+
+
+def catalog_with(stable=(), canary=()) -> str:
+    doc = yaml.safe_load(approved_catalog())
+    for entry, records in zip(doc["models"], (stable, canary)):
+        if records:
+            entry["evaluations"] = list(records)
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def run_required(g, tmp_path, catalog_text, require, classification="restricted"):
+    (tmp_path / "approved.yaml").write_text(catalog_text)
+    cfg = eu_config(tmp_path, tmp_path / "approved.yaml",
+                    model_approval={"dataClassification": classification, "requireEvaluation": require})
+    report = offline.evaluate(g.steps, "fixture", cfg)
+    return report, report.by_policy("model-approval")
+
+
+def test_required_evaluation_missing_is_a_violation_naming_the_dataset(tmp_path):
+    catalog = catalog_with(stable=[record(STABLE["digest"])])
+    # a confidential requirement holds for a restricted stack too (stricter data never needs less)
+    report, verdicts = run_required(good_aws_eu(), tmp_path, catalog, {"confidential": {"dataset": "golden-v3"}})
+    assert [(v.name, v.enforcement_level) for v in verdicts] == [("triton-canary", "mandatory")]
+    assert verdicts[0].message == (
+        "kubernetes:apps/v1:Deployment triton-canary: canary model llm version 4 has no evaluation on dataset "
+        "'golden-v3' (required for confidential data by requireEvaluation); run `aiplat eval ... --dataset-name "
+        "golden-v3 --json REPORT.json` and attach it: `aiplat models approve --model llm --version 4 "
+        "--evaluation REPORT.json`")
+    assert report.exit_code == 1
+    # ... and not for a less strict one
+    _, verdicts = run_required(good_aws_eu(), tmp_path, catalog, {"confidential": {"dataset": "golden-v3"}},
+                               classification="internal")
+    assert verdicts == []
+
+
+def test_passing_evaluations_satisfy_the_requirement(tmp_path):
+    catalog = catalog_with(stable=[record(STABLE["digest"]), record(STABLE["digest"], dataset="red-team")],
+                           canary=[record(CANARY["digest"]), record(CANARY["digest"], dataset="red-team")])
+    require = {"internal": {"dataset": "golden-v3", "datasetDigest": GOLDEN},
+               "restricted": {"dataset": "red-team", "maxAgeDays": 100000}}
+    report, verdicts = run_required(good_aws_eu(), tmp_path, catalog, require)
+    assert verdicts == [] and report.exit_code == 0
+    # restricted needs both datasets; drop red-team from the canary
+    catalog = catalog_with(stable=[record(STABLE["digest"]), record(STABLE["digest"], dataset="red-team")],
+                           canary=[record(CANARY["digest"])])
+    _, verdicts = run_required(good_aws_eu(), tmp_path, catalog, require)
+    assert [v.name for v in verdicts] == ["triton-canary"]
+    assert "has no evaluation on dataset 'red-team' (required for restricted data" in verdicts[0].message
+
+
+def test_failing_evaluation_is_a_violation_with_the_failed_thresholds(tmp_path):
+    catalog = catalog_with(stable=[record(STABLE["digest"], passed=False)], canary=[record(CANARY["digest"])])
+    _, verdicts = run_required(good_aws_eu(), tmp_path, catalog, {"restricted": {"dataset": "golden-v3"}})
+    assert [v.name for v in verdicts] == ["triton"]
+    assert verdicts[0].message == (
+        "kubernetes:apps/v1:Deployment triton: stable model llm version 3 failed its evaluation on dataset "
+        "'golden-v3' (2026-11-30: min_accuracy on LABEL 0.9 (limit 0.99); required for restricted data by "
+        "requireEvaluation); serve a version that passes")
+
+
+@pytest.mark.parametrize("change, require, expect", [
+    ({"model_digest": digest("llm-3-retrained")}, {}, "was of artifact sha256:"),
+    ({"dataset_digest": digest("golden-v2.jsonl")}, {"datasetDigest": GOLDEN},
+     "used content sha256:"),
+    ({"evaluated": "2020-01-01T00:00:00Z"}, {"maxAgeDays": 30}, "is from 2020-01-01, older than maxAgeDays 30"),
+])
+def test_evaluation_of_another_artifact_dataset_or_age_does_not_count(tmp_path, change, require, expect):
+    catalog = catalog_with(stable=[{**record(STABLE["digest"]), **change}], canary=[record(CANARY["digest"])])
+    _, verdicts = run_required(good_aws_eu(), tmp_path, catalog, {"restricted": {"dataset": "golden-v3", **require}})
+    assert [v.name for v in verdicts] == ["triton"]
+    assert f"stable model llm version 3: its evaluation on dataset 'golden-v3'" in verdicts[0].message
+    assert expect in verdicts[0].message
+
+
+@pytest.mark.parametrize("require, path, message", [
+    ({"confidential": {"dataset": "golden", "minAccuracy": 0.9}}, "model-approval.requireEvaluation.confidential",
+     "Additional properties are not allowed ('minAccuracy' was unexpected)"),
+    ({"secret": {"dataset": "golden"}}, "model-approval.requireEvaluation",
+     "Additional properties are not allowed ('secret' was unexpected)"),
+    ({"restricted": {"dataset": ""}}, "model-approval.requireEvaluation.restricted.dataset", "should be non-empty"),
+    ({"restricted": {"dataset": "g", "datasetDigest": "sha256:00"}},
+     "model-approval.requireEvaluation.restricted.datasetDigest", "does not match"),
+    ({"restricted": {"dataset": "g", "maxAgeDays": 0}}, "model-approval.requireEvaluation.restricted.maxAgeDays",
+     "less than the minimum of 1"),
+])
+def test_require_evaluation_schema_is_strict(tmp_path, require, path, message):
+    cfg = eu_config(tmp_path, model_approval={"requireEvaluation": require})
+    with pytest.raises(ConfigError) as err:
+        offline.load_config(cfg)
+    assert [p.path for p in err.value.problems] == [path]
+    assert message in err.value.problems[0].message
+
+
+def test_a_misspelt_requirement_key_names_both_problems(tmp_path):
+    cfg = eu_config(tmp_path, model_approval={"requireEvaluation": {"confidential": {"datset": "golden"}}})
+    with pytest.raises(ConfigError) as err:
+        offline.load_config(cfg)
+    assert [(p.path, p.message) for p in err.value.problems] == [
+        ("model-approval.requireEvaluation.confidential",
+         "Additional properties are not allowed ('datset' was unexpected)"),
+        ("model-approval.requireEvaluation.confidential.dataset", "'dataset' is a required property")]
+
+
+def test_catalog_rejects_inconsistent_or_duplicate_evaluations(tmp_path):
+    lying = {**record(STABLE["digest"], passed=False), "passed": True}
+    path = tmp_path / "c.yaml"
+    path.write_text(catalog_with(stable=[lying], canary=[record(CANARY["digest"]), record(CANARY["digest"])]))
+    with pytest.raises(ConfigError) as err:
+        load_catalog(path)
+    assert {p.path: p.message for p in err.value.problems} == {
+        "models[0].evaluations[0]": "Value error, passed is True but the checks say False",
+        "models[1].evaluations": "Value error, more than one evaluation on dataset(s) ['golden-v3']",
+    }

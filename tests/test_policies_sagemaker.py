@@ -4,6 +4,7 @@ and the imported approvals satisfy the model-approval policy."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import boto3
 import pytest
@@ -11,7 +12,7 @@ from moto import mock_aws
 
 from aiplat.cli import main
 from aiplat.policies.model_approval import load_catalog
-from tests.policy_steps import STABLE, approved_catalog, digest
+from tests.policy_steps import CANARY, STABLE, approved_catalog, digest, eval_report
 
 pytestmark = pytest.mark.peer
 REGION = "eu-central-1"
@@ -92,3 +93,22 @@ def test_unknown_group_and_missing_catalog_exit_2(registry, tmp_path, capsys):
     assert main(["models", "approve", "--from-sagemaker", "llm", "--region", REGION, "--catalog",
                  str(tmp_path / "missing.yaml")]) == 2
     assert "catalog not found" in capsys.readouterr().err
+
+
+def test_reimport_keeps_evaluations_of_an_unchanged_artifact_only(registry, tmp_path):
+    catalog = tmp_path / "approved.yaml"
+    catalog.write_text(approved_catalog())
+    (tmp_path / "r3.json").write_text(json.dumps(eval_report()))
+    (tmp_path / "r4.json").write_text(json.dumps(eval_report(version="4", model_digest=CANARY["digest"])))
+    for version in ("3", "4"):
+        assert main(["models", "approve", "--model", "llm", "--version", version, "--evaluation",
+                     str(tmp_path / f"r{version}.json"), "--catalog", str(catalog)]) == 0
+    # v3 re-approved with the same artifact; v4 re-approved with another one
+    package(registry, "Approved", **{"aiplat:digest": STABLE["digest"], "aiplat:version": "3",
+                                     "aiplat:classifications": "internal"})
+    package(registry, "Approved", **{"aiplat:digest": digest("llm-4-retrained"), "aiplat:version": "4",
+                                     "aiplat:classifications": "internal"})
+    assert main(["models", "approve", "--from-sagemaker", "llm", "--region", REGION, "--catalog", str(catalog)]) == 0
+    result = load_catalog(catalog)
+    assert [e.dataset for e in result.find("llm", "3").evaluations] == ["golden-v3"]
+    assert result.find("llm", "4").evaluations == [] and result.find("llm", "4").digest == digest("llm-4-retrained")

@@ -104,6 +104,29 @@ def test_inconsistent_specs_are_rejected(kwargs, message):
         ModelSpec(name="m", **io, **kwargs)
 
 
+def test_evaluation_section_is_typed_strict_and_not_rendered(tmp_path):
+    spec = load_spec(Path(__file__).resolve().parent / "models" / "eval-classifier" / "spec.yaml")
+    assert spec.evaluation.thresholds() == {"max_abs_error": 0.0001, "min_accuracy": 0.99, "min_cosine": 0.999}
+    assert spec.evaluation.agreement_tolerance == 1e-6
+    assert spec.to_config() == spec.model_copy(update={"evaluation": None}).to_config()
+    assert "0.99" not in spec.to_pbtxt()
+
+    bad = tmp_path / "spec.yaml"
+    bad.write_text(
+        "name: m\nbackend: python\n"
+        "inputs: [{name: X, data_type: TYPE_FP32, dims: [1]}]\n"
+        "outputs: [{name: Y, data_type: TYPE_FP32, dims: [1]}]\n"
+        "evaluation: {min_accuracy: '0.9', max_abs_eror: 0.1, min_cosine: 2, max_p99_ms: 0}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_spec(bad)
+    assert {p.path: p.message for p in exc.value.problems} == {
+        "evaluation.min_accuracy": "Input should be a valid number",
+        "evaluation.max_abs_eror": "Extra inputs are not permitted",
+        "evaluation.min_cosine": "Input should be less than or equal to 1",
+        "evaluation.max_p99_ms": "Input should be greater than 0",
+    }
+
+
 def test_specific_policy_needs_versions():
     with pytest.raises(ValueError, match="needs at least one version"):
         VersionPolicy(kind="specific")

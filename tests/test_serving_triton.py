@@ -1,8 +1,8 @@
 """Against the real tritonserver (CPU, Python backend) from the nvidia-pytriton wheel.
 
-One server for the session serves the example repository built from specs (so the
-generated config.pbtxt is what Triton loads); tests that need a dead or broken server
-start their own, short-lived ones.
+One server for the session (``triton`` in conftest.py) serves the repository built from the
+specs (so the generated config.pbtxt is what Triton loads); tests that need a dead or broken
+server start their own, short-lived ones on the example repository.
 """
 
 import json
@@ -21,7 +21,8 @@ from aiplat.cli import main
 from aiplat.serving import repository
 from aiplat.serving.loadtest import loadtest
 from aiplat.serving.modelspec import load_spec, parse_pbtxt
-from aiplat.serving.triton_local import TritonNotInstalled, TritonServer, TritonStartError, find_install
+from aiplat.serving.triton_local import TritonServer, TritonStartError
+from tests.conftest import require_triton
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "serving" / "examples" / "models"
@@ -30,27 +31,11 @@ AIPLAT = [sys.executable, "-m", "aiplat.cli"]
 pytestmark = pytest.mark.peer
 
 
-def _require_triton():
-    try:
-        find_install()
-    except TritonNotInstalled as exc:
-        pytest.skip(f"tritonserver not available: {exc}")
-
-
 @pytest.fixture(scope="session")
 def example_repo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("triton") / "repo"
     repository.build(EXAMPLES, out)
     return out
-
-
-@pytest.fixture(scope="session")
-def triton(example_repo):
-    _require_triton()
-    server = TritonServer(example_repo, ready_timeout=120)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +124,7 @@ def test_loadtest_on_string_model_version(triton):
 
 
 def test_broken_model_config_gives_clear_error(tmp_path, capsys):
-    _require_triton()
+    require_triton()
     repo = tmp_path / "repo"
     repository.build(EXAMPLES, repo)
     cfg = repo / "linear-classifier" / "config.pbtxt"
@@ -160,7 +145,7 @@ def test_broken_model_config_gives_clear_error(tmp_path, capsys):
 
 
 def test_loadtest_against_stopped_server_exits_nonzero_within_deadline(example_repo):
-    _require_triton()
+    require_triton()
     server = TritonServer(example_repo, ready_timeout=120).start()
     url = server.http_url
     server.stop()
@@ -173,7 +158,7 @@ def test_loadtest_against_stopped_server_exits_nonzero_within_deadline(example_r
 
 
 def test_loadtest_counts_errors_when_server_crashes_mid_run(example_repo):
-    _require_triton()
+    require_triton()
     server = TritonServer(example_repo, ready_timeout=120).start()
     box = {}
     worker = threading.Thread(target=lambda: box.update(res=loadtest(
@@ -194,7 +179,7 @@ def test_loadtest_counts_errors_when_server_crashes_mid_run(example_repo):
 
 
 def test_serve_cli_runs_until_interrupted(example_repo):
-    _require_triton()
+    require_triton()
     from aiplat.serving.triton_local import free_port
 
     port = free_port()

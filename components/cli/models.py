@@ -2,7 +2,8 @@
 
 The whole group lives here: ``build|validate|digest|push`` work on repositories
 (``aiplat.serving.repository``), ``approve --from-sagemaker`` imports approvals into the
-model-approval catalog (``aiplat.policies.approvals``). Exit codes follow the CLI contract:
+model-approval catalog and ``approve --model M --version V --evaluation REPORT`` records an
+``aiplat eval`` report on an approved version (``aiplat.policies.approvals``). Exit codes follow the CLI contract:
 0 fine; 1 a finding (a push that did not verify, skipped approvals); 2 bad usage or
 configuration (every problem with its path).
 """
@@ -47,9 +48,18 @@ def register(sub) -> None:
     p.add_argument("--endpoint-url", help="S3 endpoint (S3-compatible stores, tests)")
     p.set_defaults(func=run_push)
 
-    p = actions.add_parser("approve", help="import Approved versions of a SageMaker Model Registry group")
-    p.add_argument("--from-sagemaker", dest="group", metavar="GROUP", required=True,
-                   help="model package group name")
+    p = actions.add_parser(
+        "approve", help="import Approved versions of a SageMaker Model Registry group, or attach an evaluation",
+        description="Either import the Approved versions of a SageMaker Model Registry group "
+                    "(--from-sagemaker GROUP), or record an `aiplat eval --json` report on a version already in "
+                    "the catalog (--model M --version V --evaluation REPORT.json): the report must be of that "
+                    "model, version and digest; it replaces an earlier evaluation on the same dataset.")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--from-sagemaker", dest="group", metavar="GROUP", help="model package group name")
+    mode.add_argument("--evaluation", metavar="REPORT.json",
+                      help="an `aiplat eval --json` report to record on --model/--version")
+    p.add_argument("--model", help="with --evaluation: the catalog entry's model name")
+    p.add_argument("--version", help="with --evaluation: the catalog entry's version")
     p.add_argument("--region", help="AWS region of the registry (default: the AWS SDK's)")
     p.add_argument("--classification", action="append", choices=CLASSIFICATIONS, default=None,
                    help="data classification the versions are approved for (repeatable; overrides the "
@@ -123,18 +133,39 @@ def run_push(args) -> int:
 
 
 def run_approve(args) -> int:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from aiplat.policies.approvals import fetch_approved, merge_into_catalog, to_entries
     from aiplat.policies.model_approval import load_catalog
 
     path = Path(args.catalog) if args.catalog else _default_catalog()
     if not path.is_file():
         raise UsageError(f"catalog not found: {path}")
+    load_catalog(path)  # refuse to merge into a broken catalog (ConfigError, exit 2)
+    if args.evaluation:
+        return _attach_evaluation(args, path)
+    if args.model or args.version:
+        raise UsageError("--model and --version go with --evaluation")
+    return _import_sagemaker(args, path)
+
+
+def _attach_evaluation(args, path: Path) -> int:
+    from aiplat.policies.approvals import attach_evaluation
+
+    if not args.model or not args.version:
+        raise UsageError("--evaluation needs --model and --version (the catalog entry it is evidence for)")
+    entry, record = attach_evaluation(path, args.model, args.version, args.evaluation, dt.date.today())
+    verdict = "passed" if record.passed else "FAILED (" + "; ".join(record.failures()) + ")"
+    print(f"recorded evaluation of {entry.name} version {entry.version} on dataset {record.dataset} "
+          f"({record.dataset_digest[:19]}…, {record.rows} rows, {record.evaluated.isoformat()}): {verdict}")
+    return 0
+
+
+def _import_sagemaker(args, path: Path) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from aiplat.policies.approvals import fetch_approved, merge_into_catalog, to_entries
+
     if args.valid_days <= 0:
         raise UsageError("--valid-days must be positive")
-    load_catalog(path)  # refuse to merge into a broken catalog (ConfigError, exit 2)
     try:
         client = boto3.client("sagemaker", region_name=args.region, endpoint_url=args.endpoint_url)
         packages = fetch_approved(client, args.group)
