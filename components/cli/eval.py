@@ -56,8 +56,8 @@ def register(sub) -> None:
                         "choice)")
     d = p.add_mutually_exclusive_group()
     d.add_argument("--model-digest", metavar="sha256:HEX",
-                   help="content digest of the evaluated version (`aiplat models digest`), recorded in the "
-                        "report for `aiplat models approve --evaluation`")
+                   help="content digest of the evaluated version (aiplat models digest), recorded in the "
+                        "report for aiplat models approve --evaluation")
     d.add_argument("--repository", metavar="DIR",
                    help="the model repository the server serves: the evaluated version's digest is computed "
                         "from it")

@@ -51,13 +51,13 @@ def register(sub) -> None:
     p = actions.add_parser(
         "approve", help="import Approved versions of a SageMaker Model Registry group, or attach an evaluation",
         description="Either import the Approved versions of a SageMaker Model Registry group "
-                    "(--from-sagemaker GROUP), or record an `aiplat eval --json` report on a version already in "
+                    "(--from-sagemaker GROUP), or record an 'aiplat eval --json' report on a version already in "
                     "the catalog (--model M --version V --evaluation REPORT.json): the report must be of that "
                     "model, version and digest; it replaces an earlier evaluation on the same dataset.")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--from-sagemaker", dest="group", metavar="GROUP", help="model package group name")
     mode.add_argument("--evaluation", metavar="REPORT.json",
-                      help="an `aiplat eval --json` report to record on --model/--version")
+                      help="an 'aiplat eval --json' report to record on --model/--version")
     p.add_argument("--model", help="with --evaluation: the catalog entry's model name")
     p.add_argument("--version", help="with --evaluation: the catalog entry's version")
     p.add_argument("--region", help="AWS region of the registry (default: the AWS SDK's)")
