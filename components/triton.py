@@ -102,6 +102,7 @@ import pulumi_kubernetes as k8s
 from aiplat.identity import irsa_trust_policy
 from aiplat._base import AiplatComponent
 from aiplat.errors import ConfigError, Problem
+from aiplat.monitoring import METRIC_QUEUE_US, METRIC_SUCCESS, prometheus_label
 
 DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
 DEFAULT_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
@@ -184,7 +185,7 @@ class TritonEndpointArgs:
 
     @property
     def namespace(self) -> str:
-        return f"triton-{self.endpoint}"
+        return endpoint_namespace(self.endpoint)
 
     @property
     def canary_max_replicas(self) -> int:
@@ -192,6 +193,11 @@ class TritonEndpointArgs:
 
 
 # -- pure helpers (unit-tested) -----------------------------------------------------
+def endpoint_namespace(endpoint: str) -> str:
+    """The Kubernetes namespace of an endpoint's Triton (also the ``namespace`` label of its metrics)."""
+    return f"triton-{endpoint}"
+
+
 def canary_max_replicas(max_replicas: int, weights: list[int]) -> int:
     """Canary replicas needed to carry the largest canary share at full scale (0 without one)."""
     active = [w for w in weights if w > 0]
@@ -264,10 +270,10 @@ def triton_args(entries: list[dict[str, Any]]) -> list[str]:
 
 def queue_time_query(namespace: str, track: str, models: list[str]) -> str:
     """PromQL: mean queue time per successful request of one track, in milliseconds."""
-    sel = f'namespace="{namespace}",aiplat_io_track="{track}",model=~"{"|".join(sorted(models))}"'
+    sel = f'namespace="{namespace}",{prometheus_label(TRACK_LABEL)}="{track}",model=~"{"|".join(sorted(models))}"'
     return (
-        f"sum(rate(nv_inference_queue_duration_us{{{sel}}}[1m])) / "
-        f"clamp_min(sum(rate(nv_inference_request_success{{{sel}}}[1m])), 0.001) / 1000"
+        f"sum(rate({METRIC_QUEUE_US}{{{sel}}}[1m])) / "
+        f"clamp_min(sum(rate({METRIC_SUCCESS}{{{sel}}}[1m])), 0.001) / 1000"
     )
 
 
