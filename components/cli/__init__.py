@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "aiplat.cli.serve",
     "aiplat.cli.smoke",
     "aiplat.cli.loadtest",
+    "aiplat.cli.canary",
 ]
 
 DESCRIPTION = "aiplat: GPU inference platforms on Pulumi, checked offline before any cloud sees them."
