@@ -101,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _pair(c, s, fmt) -> str:
-    return f"{fmt(c)} / {fmt(s)}"
+def _num(x: float | None, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
 
 
 def render(report: canary.CanaryReport, console) -> None:
@@ -112,32 +112,29 @@ def render(report: canary.CanaryReport, console) -> None:
             console.print(f"  {t.endpoint}/{t.model}: canary v{t.canary_version} at weight 0 (rolled back)")
         return
     th = report.thresholds
-    table = Table(title=f"Canaries · {report.stack} · {report.region} · last {report.window} · canary / stable",
-                  header_style="bold")
-    for col in ("endpoint", "model", "versions", "requests", "rate/s", "errors", "p99", "queue", "verdict"):
-        table.add_column(col, justify="right" if col in ("requests", "rate/s", "errors", "p99", "queue") else "left")
+    table = Table(title=f"Canaries · {report.stack} · {report.region} · last {report.window}", header_style="bold")
+    for col in ("endpoint", "model", "track", "version", "weight", "requests", "req/s", "errors", "p99 ms",
+                "queue ms", "verdict"):
+        table.add_column(col, justify="left" if col in ("endpoint", "model", "track", "verdict") else "right",
+                         no_wrap=col == "verdict")
     w = report.window_s
     for v in report.verdicts:
-        c, s = v.canary, v.stable
         label, style = VERDICT_STYLE[v.verdict]
-        table.add_row(
-            v.target.endpoint, v.target.model,
-            f"v{c.version} @{v.target.weight}% / v{s.version}",
-            _pair(c.requests, s.requests, lambda x: f"{x:.0f}"),
-            _pair(c.requests / w, s.requests / w, lambda x: f"{x:.2f}"),
-            _pair(c.error_ratio, s.error_ratio, lambda x: "-" if x is None else f"{x:.2%}"),
-            _pair(c.p99_ms, s.p99_ms, lambda x: "-" if x is None else f"{x:.1f}ms"),
-            _pair(c.queue_ms, s.queue_ms, lambda x: "-" if x is None else f"{x:.1f}ms"),
-            f"[{style}]{label}[/{style}]",
-        )
+        for track, s, weight in (("canary", v.canary, v.target.weight), ("stable", v.stable, 100 - v.target.weight)):
+            first = track == "canary"
+            table.add_row(
+                v.target.endpoint if first else "", v.target.model if first else "", track, str(s.version),
+                f"{weight}%", f"{s.requests:.0f}", f"{s.requests / w:.2f}", _num(s.error_ratio, ".2%"),
+                _num(s.p99_ms, ".1f"), _num(s.queue_ms, ".1f"), f"[{style}]{label}[/{style}]" if first else "",
+                end_section=not first)
     console.print(table)
     for v in report.verdicts:
         label, style = VERDICT_STYLE[v.verdict]
         console.print(f"[{style}]{label}[/{style}] {v.target.endpoint}/{v.target.model}:")
         for reason in v.reasons:
-            console.print(f"  - {reason}", highlight=False)
+            console.print(f"  - {reason}", highlight=False, soft_wrap=True)
         if v.change is not None:
-            console.print(f"  next: {v.change.summary}", highlight=False)
+            console.print(f"  next: {v.change.summary}", highlight=False, soft_wrap=True)
         else:
             console.print(f"  next: no change; keep weight {v.target.weight} and analyze again", highlight=False)
     for t in report.rolled_back:
@@ -146,5 +143,5 @@ def render(report: canary.CanaryReport, console) -> None:
     console.print(f"thresholds: error ratio <= {th.max_error_ratio:g}, p99 <= {th.max_p99_ms:g} ms and <= "
                   f"{th.max_p99_ratio:g}x stable (or +{th.p99_slack_ms:g} ms), queue <= {th.max_queue_ms:g} ms, "
                   f">= {th.min_requests} requests per track; ladder {','.join(map(str, th.ladder))}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     console.print(f"{n['promote']} promote, {n['hold']} hold, {n['roll_back']} roll back")
