@@ -43,6 +43,27 @@ SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
 # alerts need the latency summaries, which are off by default.
 TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
 
+# Triton's per-model metrics as Prometheus stores them: the one place the alert rules, the
+# KEDA trigger and the canary analysis take the names from. Checked in
+# triton-inference-server/core r25.01 (the NGC 25.01 image we pin: src/metrics.cc,
+# src/metric_model_reporter.cc) and on the 2.51 server of the nvidia-pytriton wheel.
+# Every series carries the labels `model` and `version`; failures also carry `reason`.
+METRIC_SUCCESS = "nv_inference_request_success"
+METRIC_FAILURE = "nv_inference_request_failure"
+METRIC_REQUEST_US = "nv_inference_request_duration_us"  # successful requests only
+METRIC_QUEUE_US = "nv_inference_queue_duration_us"
+METRIC_REQUEST_SUMMARY_US = "nv_inference_request_summary_us"  # only with TRITON_METRICS_ARGS
+MODEL_LABEL, VERSION_LABEL, REASON_LABEL = "model", "version", "reason"
+# `reason` values. REJECTED counts requests whose queue timeout expired; a request refused
+# because the bounded queue is full fails at enqueue (InferenceRequest::Run ->
+# FAILED_ENQUEUE) and moves no counter at all: Triton's metrics cannot see it.
+FAILURE_REASONS = ("REJECTED", "CANCELED", "BACKEND", "OTHER")
+
+
+def prometheus_label(k8s_label: str) -> str:
+    """The Prometheus label name of a Kubernetes label ('aiplat.io/track' -> 'aiplat_io_track')."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", k8s_label)
+
 # Node label the GPU pools carry; kube-state-metrics exports it (allow-listed by the
 # Monitoring component) as kube_node_labels{label_aiplat_io_pool=...}.
 POOL_NODE_LABEL = "aiplat.io/pool"  # components.gpu_pool.LABEL_POOL
@@ -331,15 +352,15 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
           f"Prometheus cannot scrape {{{{ $labels.instance }}}} (job {{{{ $labels.job }}}}) "
           f"(threshold: up == 0 for {slo.down_for})."),
         a("TritonP99LatencyHigh", "critical",
-          'max by (model, version) (nv_inference_request_summary_us{quantile="0.99"}) / 1000 > ' + _num(sla),
+          f'max by (model, version) ({METRIC_REQUEST_SUMMARY_US}{{quantile="0.99"}}) / 1000 > ' + _num(sla),
           slo.latency_for,
           f"p99 latency of {{{{ $labels.model }}}} v{{{{ $labels.version }}}} above the {_num(sla)} ms SLA",
           f"p99 request latency is {{{{ $value | printf \"%.1f\" }}}} ms (threshold: {_num(sla)} ms "
           f"for {slo.latency_for}), worst replica."),
         a("TritonErrorRatioHigh", "critical",
-          f"sum by (model) (rate(nv_inference_request_failure[{w}]))\n"
-          f"/ (sum by (model) (rate(nv_inference_request_success[{w}])) "
-          f"+ sum by (model) (rate(nv_inference_request_failure[{w}])))\n> {_num(slo.error_ratio)}",
+          f"sum by (model) (rate({METRIC_FAILURE}[{w}]))\n"
+          f"/ (sum by (model) (rate({METRIC_SUCCESS}[{w}])) "
+          f"+ sum by (model) (rate({METRIC_FAILURE}[{w}])))\n> {_num(slo.error_ratio)}",
           slo.error_for,
           f"Error ratio of {{{{ $labels.model }}}} above {_pct(slo.error_ratio)}",
           f"{{{{ $value | humanizePercentage }}}} of requests failed over {w} "
@@ -360,7 +381,7 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
     if models:
         immediate.append(a(
             "TritonModelNotLoaded", "critical",
-            "\nor ".join(f"absent(nv_inference_request_success{{model={_q(m)}}})" for m in models),
+            "\nor ".join(f"absent({METRIC_SUCCESS}{{model={_q(m)}}})" for m in models),
             slo.down_for,
             "Model {{ $labels.model }} is not served by any Triton replica",
             f"No Triton exports metrics for the declared model {{{{ $labels.model }}}} "
@@ -368,15 +389,15 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
 
     warning = [
         a("TritonP95LatencyNearSla", "warning",
-          'max by (model, version) (nv_inference_request_summary_us{quantile="0.95"}) / 1000 > '
+          f'max by (model, version) ({METRIC_REQUEST_SUMMARY_US}{{quantile="0.95"}}) / 1000 > '
           + _num(slo.p95_warning_ms),
           slo.warning_for,
           f"p95 latency of {{{{ $labels.model }}}} v{{{{ $labels.version }}}} nearing the {_num(sla)} ms SLA",
           f"p95 request latency is {{{{ $value | printf \"%.1f\" }}}} ms (threshold: {_num(slo.p95_warning_ms)} ms, "
           f"{_pct(slo.p95_warning_fraction)} of the SLA, for {slo.warning_for})."),
         a("TritonQueueTimeHigh", "warning",
-          f"sum by (model, version) (rate(nv_inference_queue_duration_us[{w}]))\n"
-          f"/ sum by (model, version) (rate(nv_inference_request_success[{w}])) / 1000\n"
+          f"sum by (model, version) (rate({METRIC_QUEUE_US}[{w}]))\n"
+          f"/ sum by (model, version) (rate({METRIC_SUCCESS}[{w}])) / 1000\n"
           f"> {_num(slo.queue_time_warning_ms)}",
           slo.warning_for,
           "Requests to {{ $labels.model }} v{{ $labels.version }} queue too long",
@@ -388,15 +409,15 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
           f"GPU utilisation is {{{{ $value }}}}% (threshold: {_pct(slo.gpu_util_warning)} "
           f"for {slo.warning_for}); the pool is near saturation."),
         a("TritonLatencySummaryMissing", "warning",
-          "count by (model) (nv_inference_request_success)\n"
-          "unless count by (model) (nv_inference_request_summary_us_count)",
+          f"count by (model) ({METRIC_SUCCESS})\n"
+          f"unless count by (model) ({METRIC_REQUEST_SUMMARY_US}_count)",
           slo.warning_for,
           "Latency SLO of {{ $labels.model }} is unmonitored",
           "Triton serves {{ $labels.model }} without latency quantiles (threshold: no "
-          "nv_inference_request_summary_us); run it with --metrics-config=summary_latencies=true."),
+          f"{METRIC_REQUEST_SUMMARY_US}); run it with {' '.join(TRITON_METRICS_ARGS)}."),
     ]
-    pool_label = "label_" + re.sub(r"[^A-Za-z0-9_]", "_", POOL_NODE_LABEL)
-    region_label = "label_" + re.sub(r"[^A-Za-z0-9_]", "_", REGION_NODE_LABEL)
+    pool_label = "label_" + prometheus_label(POOL_NODE_LABEL)
+    region_label = "label_" + prometheus_label(REGION_NODE_LABEL)
     for p in pools:
         warning.append(a(
             "GpuPoolAtNodeCap", "warning",
@@ -413,9 +434,9 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
         # A (model, version) that exists now but not vw ago, for a model that existed vw
         # ago: a new version of a known model (a first deployment does not count).
         a("TritonModelVersionChanged", "info",
-          "count by (model, version) (nv_inference_request_success)\n"
-          f"unless count by (model, version) (nv_inference_request_success offset {vw})\n"
-          f"and on (model) count by (model) (nv_inference_request_success offset {vw})",
+          f"count by (model, version) ({METRIC_SUCCESS})\n"
+          f"unless count by (model, version) ({METRIC_SUCCESS} offset {vw})\n"
+          f"and on (model) count by (model) ({METRIC_SUCCESS} offset {vw})",
           None,
           "Model {{ $labels.model }} now serves version {{ $labels.version }}",
           f"Version {{{{ $labels.version }}}} of {{{{ $labels.model }}}} appeared within the last {vw} "
@@ -425,8 +446,8 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
         limit = slo.rate_limit_rps * slo.rate_limit_warning_fraction
         info.append(a(
             "RequestRateNearLimit", "info",
-            f"sum(rate(nv_inference_request_success[{w}])) "
-            f"+ (sum(rate(nv_inference_request_failure[{w}])) or vector(0))\n> {_num(limit)}",
+            f"sum(rate({METRIC_SUCCESS}[{w}])) "
+            f"+ (sum(rate({METRIC_FAILURE}[{w}])) or vector(0))\n> {_num(limit)}",
             slo.warning_for,
             f"Request rate nearing the {_num(slo.rate_limit_rps)} req/s limit",
             f"Serving {{{{ $value | printf \"%.1f\" }}}} req/s (threshold: {_num(limit)} req/s, "

@@ -11,118 +11,31 @@ for the loaded model only. Every wait is bounded; both processes are stopped at 
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import subprocess
 import threading
-import time
-import urllib.parse
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 
 from aiplat.monitoring import TRITON_METRICS_ARGS, MonitoringConfig, rule_groups, rules_yaml
 from aiplat.serving.loadtest import loadtest
 from aiplat.serving.repository import build
-from aiplat.serving.triton_local import TritonNotInstalled, TritonServer, find_install, free_port
+from aiplat.serving.triton_local import TritonServer
+from tests._peers import PROMETHEUS, SKIP_REASON, TRITON_MISSING, Prometheus, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "serving" / "examples" / "models"
-PROMETHEUS = shutil.which("prometheus")
 LOADED_MODEL = "linear-classifier"
-
-try:
-    find_install()
-    TRITON_MISSING = ""
-except TritonNotInstalled as exc:
-    TRITON_MISSING = str(exc)
 
 pytestmark = [
     pytest.mark.peer,
-    pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not installed (apt-get install -y prometheus; `make test` does)"),
+    pytest.mark.skipif(PROMETHEUS is None, reason=SKIP_REASON),
     pytest.mark.skipif(bool(TRITON_MISSING), reason=f"tritonserver not installed: {TRITON_MISSING}"),
 ]
 
 # The stack config under test: a 10 µs p99 SLA that must hold for 2 s, the rest defaults.
 MONITORING = {"slo": {"p99_latency_ms": 0.01, "latency_for": "2s", "rate_window": "10s"}}
 STACK = "it"
-
-
-def wait_for(what: str, probe, timeout: float, interval: float = 0.25):
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
-
-
-class Prometheus:
-    def __init__(self, workdir: Path, rules_file: Path, target: str):
-        self.port = free_port()
-        self.workdir = workdir
-        config = {
-            # 1 s scrapes and evaluations keep the test short; production uses the chart's.
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(rules_file)],
-            "scrape_configs": [{"job_name": "triton", "static_configs": [{"targets": [target]}]}],
-        }
-        self.config_file = workdir / "prometheus.yml"
-        self.config_file.write_text(yaml.safe_dump(config))
-        self.log_path = workdir / "prometheus.log"
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "Prometheus":
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={self.config_file}", f"--storage.tsdb.path={self.workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_for("Prometheus /-/ready", self._ready, timeout=60)
-        return self
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            pytest.fail(f"prometheus exited ({self.proc.returncode}):\n{self.log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
-
-    def api(self, path: str, **params) -> dict:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=5) as resp:
-            body = json.load(resp)
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def alerts(self) -> list[dict]:
-        return self.api("alerts")["alerts"]
-
-    def rule(self, name: str) -> dict:
-        return next(r for g in self.api("rules")["groups"] for r in g["rules"] if r["name"] == name)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
 
 
 def _rfc3339(ts: str) -> datetime:
@@ -141,7 +54,13 @@ def stack(tmp_path_factory):
     prom = None
     try:
         triton.start()
-        prom = Prometheus(work, rules_file, f"127.0.0.1:{triton.metrics_port}").start()
+        prom = Prometheus(work, {
+            # 1 s scrapes and evaluations keep the test short; production uses the chart's.
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(rules_file)],
+            "scrape_configs": [{"job_name": "triton",
+                                "static_configs": [{"targets": [f"127.0.0.1:{triton.metrics_port}"]}]}],
+        }).start()
         yield triton, prom, models
     finally:
         if prom is not None:

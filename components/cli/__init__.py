@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "aiplat.cli.smoke",
     "aiplat.cli.loadtest",
     "aiplat.cli.eval",
+    "aiplat.cli.canary",
 ]
 
 DESCRIPTION = "aiplat: GPU inference platforms on Pulumi, checked offline before any cloud sees them."

@@ -129,6 +129,7 @@ from aiplat.triton.args import (
     args_from_config,
     bucket_name,
     canary_max_replicas,
+    endpoint_namespace,
     pod_resources,
     validate_args,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "validate_args",
     "bucket_name",
     "canary_max_replicas",
+    "endpoint_namespace",
     "pod_resources",
     "repository_uri",
     "model_entries",

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aiplat._base import AiplatComponent
+from aiplat.monitoring import METRIC_QUEUE_US, METRIC_SUCCESS, prometheus_label
 from aiplat.triton.args import TritonEndpointArgs
 
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
@@ -58,10 +59,10 @@ def triton_args(entries: list[dict[str, Any]]) -> list[str]:
 
 def queue_time_query(namespace: str, track: str, models: list[str]) -> str:
     """PromQL: mean queue time per successful request of one track, in milliseconds."""
-    sel = f'namespace="{namespace}",aiplat_io_track="{track}",model=~"{"|".join(sorted(models))}"'
+    sel = f'namespace="{namespace}",{prometheus_label(TRACK_LABEL)}="{track}",model=~"{"|".join(sorted(models))}"'
     return (
-        f"sum(rate(nv_inference_queue_duration_us{{{sel}}}[1m])) / "
-        f"clamp_min(sum(rate(nv_inference_request_success{{{sel}}}[1m])), 0.001) / 1000"
+        f"sum(rate({METRIC_QUEUE_US}{{{sel}}}[1m])) / "
+        f"clamp_min(sum(rate({METRIC_SUCCESS}{{{sel}}}[1m])), 0.001) / 1000"
     )
 
 

@@ -89,7 +89,7 @@ class TritonEndpointArgs:
 
     @property
     def namespace(self) -> str:
-        return f"triton-{self.endpoint}"
+        return endpoint_namespace(self.endpoint)
 
     @property
     def canary_max_replicas(self) -> int:
@@ -97,6 +97,11 @@ class TritonEndpointArgs:
 
 
 # -- pure helpers (unit-tested) -----------------------------------------------------
+def endpoint_namespace(endpoint: str) -> str:
+    """The Kubernetes namespace of an endpoint's Triton (also the ``namespace`` label of its metrics)."""
+    return f"triton-{endpoint}"
+
+
 def canary_max_replicas(max_replicas: int, weights: list[int]) -> int:
     """Canary replicas needed to carry the largest canary share at full scale (0 without one)."""
     active = [w for w in weights if w > 0]
