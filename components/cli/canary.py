@@ -55,7 +55,7 @@ def register(sub) -> None:
                    help=f"canary p99 / stable p99 at most (default {canary.DEFAULT_P99_RATIO:g})")
     t.add_argument("--p99-slack-ms", type=float, metavar="MS",
                    help=f"a canary p99 at most this far above stable's always passes "
-                        f"(default {canary.P99_SLACK_FRACTION:.0%} of slo.p99_latency_ms)")
+                        f"(default {canary.P99_SLACK_FRACTION:.0%}% of slo.p99_latency_ms)")  # %% for argparse
     t.add_argument("--max-queue-ms", type=float, metavar="MS",
                    help="canary queue time per request at most, else hold (default slo.queue_time_warning_ms)")
     t.add_argument("--min-requests", type=int, metavar="N",
