@@ -28,7 +28,7 @@ from aiplat.config import PlatformConfig
 from aiplat.errors import ConfigError
 from aiplat.project import CONFIG_KEY, load_platform_config, platform_section
 from tests._project import available_stacks, stack_file_path
-from aiplat.vector_store import CollectionSpec, IndexSpec, VectorStoreConfig
+from aiplat.config import CollectionSpec, IndexSpec, VectorStoreConfig
 
 from .conftest import ROOT
 
