@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiplat.monitoring import TRITON_METRICS_ARGS, MonitoringConfig, rule_groups, rules_yaml
+from aiplat.config import MonitoringConfig
+from aiplat.monitoring import TRITON_METRICS_ARGS, rule_groups, rules_yaml
 from aiplat.serving.loadtest import loadtest
 from aiplat.serving.repository import build
 from aiplat.serving.triton_local import TritonNotInstalled, TritonServer, find_install, free_port

@@ -1,6 +1,6 @@
-"""Monitoring: SLO config, Prometheus alert rules, and (later) the Monitoring component.
+"""Prometheus alert rules of a stack: pure functions of its validated config.
 
-The stack's ``monitoring:`` section states the service level (p99 latency SLA, error
+The stack's ``monitoring:`` section (``aiplat.config.MonitoringConfig``) states the service level (p99 latency SLA, error
 ratio, queue time, GPU thresholds) and who is told (email, Slack, PagerDuty). From it,
 ``rule_groups`` derives Prometheus alert rules in three tiers, labelled by severity:
 
@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from aiplat.config.monitoring import SEVERITIES, MonitoringConfig, Severity, SloConfig, duration_seconds  # noqa: F401
+from aiplat.config.monitoring import MonitoringConfig, duration_seconds
 
 # Triton server flags our deployments (and the integration test) run with: the p99/p95
 # alerts need the latency summaries, which are off by default.
@@ -45,6 +45,11 @@ TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
 # Monitoring component) as kube_node_labels{label_aiplat_io_pool=...}.
 POOL_NODE_LABEL = "aiplat.io/pool"  # components.gpu_pool.LABEL_POOL
 REGION_NODE_LABEL = "topology.kubernetes.io/region"
+
+
+def ksm_label(node_label: str) -> str:
+    """kube-state-metrics' name of a Kubernetes label: aiplat.io/pool -> label_aiplat_io_pool."""
+    return "label_" + re.sub(r"[^A-Za-z0-9_]", "_", node_label)
 
 
 # -- alert rules (pure) ------------------------------------------------------------------
@@ -180,8 +185,7 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
           "Triton serves {{ $labels.model }} without latency quantiles (threshold: no "
           "nv_inference_request_summary_us); run it with --metrics-config=summary_latencies=true."),
     ]
-    pool_label = "label_" + re.sub(r"[^A-Za-z0-9_]", "_", POOL_NODE_LABEL)
-    region_label = "label_" + re.sub(r"[^A-Za-z0-9_]", "_", REGION_NODE_LABEL)
+    pool_label, region_label = ksm_label(POOL_NODE_LABEL), ksm_label(REGION_NODE_LABEL)
     for p in pools:
         warning.append(a(
             "GpuPoolAtNodeCap", "warning",
