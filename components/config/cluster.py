@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from aiplat.config._base import _Model, _Nested, _retention
+from aiplat.config._base import _Model, _retention, rule
+from aiplat.errors import Problem
 
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
 
@@ -17,11 +18,10 @@ class SystemNodesConfig(_Model):
     min_nodes: int = Field(2, ge=1, description="Default 2, so add-ons survive a node loss.")
     max_nodes: int = Field(4, ge=1, description="Default 4.")
 
-    @model_validator(mode="after")
-    def _range(self) -> "SystemNodesConfig":
+    @rule
+    def _range(self, ctx):
         if self.min_nodes > self.max_nodes:
-            raise ValueError(f"min_nodes {self.min_nodes} exceeds max_nodes {self.max_nodes}")
-        return self
+            yield Problem("", f"min_nodes {self.min_nodes} exceeds max_nodes {self.max_nodes}")
 
 
 class ClusterConfig(_Model):
@@ -58,9 +58,8 @@ class ClusterConfig(_Model):
 
     _retention = field_validator("log_retention_days")(_retention)
 
-    @model_validator(mode="after")
-    def _public(self) -> "ClusterConfig":
+    @rule
+    def _public(self, ctx):
         if self.endpoint_public_access and not self.public_access_cidrs:
-            raise _Nested(["public_access_cidrs: required when endpoint_public_access is true"])
-        return self
+            yield Problem("public_access_cidrs", "required when endpoint_public_access is true")
 

@@ -7,11 +7,12 @@ checked by ``PlatformConfig``, which sees both sections.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Iterator, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from aiplat.config._base import _ctx, _Model, _Nested, _retention
+from aiplat.config._base import _ctx, _Model, _retention, if_known, known, one_message, raise_problems, rule
+from aiplat.errors import Problem
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 HEALTH_PATH = "/health"
@@ -67,30 +68,25 @@ class GatewayRouteConfig(_Model):
             raise ValueError(f"{v!r} is not a route path (/segment/{{param}}/..., no trailing slash)")
         return v
 
-    @field_validator("auth")
-    @classmethod
-    def _auth(cls, v: str, info: ValidationInfo) -> str:
-        # The unauthenticated exception exists only for the health path the DNS/LB probes call;
-        # a field validator, so it is reported even when another key of the stack is wrong too.
-        path = info.data.get("path")
-        if v == "none" and path is not None and path != HEALTH_PATH:
-            raise ValueError(f"`none` is only allowed on {HEALTH_PATH}; {path} needs jwt")
-        return v
-
     @property
     def http_methods(self) -> list[str]:
         return list(self.methods or (["GET"] if self.path == HEALTH_PATH else ["POST"]))
 
-    @model_validator(mode="after")
-    def _shape(self) -> "GatewayRouteConfig":
-        problems = []
+    @rule
+    def _auth(self, ctx):
+        # The unauthenticated exception exists only for the health path the DNS/LB probes call.
+        if self.auth == "none" and self.path != HEALTH_PATH:
+            yield Problem("auth", f"`none` is only allowed on {HEALTH_PATH}; {self.path} needs jwt")
+
+    @rule
+    def _endpoint(self, ctx):
         if self.path != HEALTH_PATH and not self.endpoint:
-            problems.append("endpoint: required (the serving endpoint this route goes to)")
+            yield Problem("endpoint", "required (the serving endpoint this route goes to)")
+
+    @rule
+    def _pin(self, ctx):
         if self.version is not None and not self.model:
-            problems.append("version: needs `model` (a version pins one model's Deployment)")
-        if problems:
-            raise _Nested(problems)
-        return self
+            yield Problem("version", "needs `model` (a version pins one model's Deployment)")
 
 
 class GatewayConfig(_Model):
@@ -100,7 +96,8 @@ class GatewayConfig(_Model):
     hosted_zone: str = Field(
         description="AWS: Route 53 hosted zone id (Z...); GCP: Cloud DNS managed zone name. Holds `domain`."
     )
-    certificate: Literal["create"] | dict[str, str] = Field(
+    certificate: Annotated[Literal["create"] | dict[str, str],
+                           one_message("must be `create` or a map of region -> ACM certificate ARN")] = Field(
         "create",
         description="`create` (ACM / Google-managed, DNS-validated in hosted_zone) or, on AWS, an ACM certificate "
         "ARN per region ({region: arn}). Default create.",
@@ -142,42 +139,51 @@ class GatewayConfig(_Model):
         for region, arn in v.items():
             m = ACM_ARN.match(arn)
             if not m:
-                problems.append(f"{region}: {arn!r} is not an ACM certificate ARN")
+                problems.append(((region,), f"{arn!r} is not an ACM certificate ARN"))
             elif m.group(1) != region:
-                problems.append(f"{region}: the certificate is in {m.group(1)}; API Gateway needs one in {region}")
-        if problems:
-            raise _Nested(problems)
+                problems.append(((region,), f"the certificate is in {m.group(1)}; API Gateway needs one in {region}"))
+        raise_problems("certificate", problems)
         return v
 
     _retention = field_validator("log_retention_days")(_retention)
 
-    @model_validator(mode="after")
-    def _routes(self) -> "GatewayConfig":
-        problems, seen = [], set()
-        for i, r in enumerate(self.routes or []):
+    @rule
+    def _routes(self, ctx):
+        seen = set()
+        for i, r in known(self.routes or [], "path", "methods"):
             for m in r.http_methods:
                 if (m, r.path) in seen:
-                    problems.append(f"routes[{i}].path: {m} {r.path} is defined twice")
+                    yield Problem(f"routes[{i}].path", f"{m} {r.path} is defined twice")
                 seen.add((m, r.path))
-        if problems:
-            raise _Nested(problems)
-        return self
 
-    def route_problems(self, regions: list[str], endpoints: list[str] | None) -> list[str]:
-        """Problems that need the rest of the stack (regions, serving endpoints), relative paths."""
-        problems = []
+    def certificate_problems(self, regions: list[str]) -> Iterator[Problem]:
+        """One ACM certificate per stack region, none for another region (paths relative to ``gateway``)."""
         if isinstance(self.certificate, dict):
             for region in regions:
                 if region not in self.certificate:
-                    problems.append(f"certificate.{region}: required (one ACM certificate per stack region)")
+                    yield Problem(f"certificate.{region}", "required (one ACM certificate per stack region)")
             for region in self.certificate:
                 if region not in regions:
-                    problems.append(f"certificate.{region}: not a region of this stack")
-        if endpoints is not None:
-            for i, r in enumerate(self.routes or []):
-                if r.endpoint and r.endpoint not in endpoints:
-                    problems.append(f"routes[{i}].endpoint: no serving endpoint named {r.endpoint!r}")
-        return problems
+                    yield Problem(f"certificate.{region}", "not a region of this stack")
+
+    def route_problems(self, served: dict[str, dict[str, list[str]]]) -> Iterator[Problem]:
+        """Routes against the serving endpoints: ``served`` is endpoint -> model -> versions a Deployment serves.
+
+        A route names an endpoint that exists, a model that endpoint serves, and a version
+        one of its Deployments (stable, or a canary with weight > 0) serves."""
+        for i, r in enumerate(self.routes or []):
+            with if_known():
+                if not r.endpoint:
+                    continue
+                models = served.get(r.endpoint)
+                if models is None:
+                    yield Problem(f"routes[{i}].endpoint", f"no serving endpoint named {r.endpoint!r}")
+                elif r.model and r.model not in models:
+                    yield Problem(f"routes[{i}].model", f"endpoint {r.endpoint} serves no model {r.model!r} "
+                                                        f"(it serves {', '.join(sorted(models))})")
+                elif r.model and r.version is not None and r.version not in models[r.model]:
+                    yield Problem(f"routes[{i}].version", f"no Deployment of {r.endpoint} serves {r.model} v{r.version} "
+                                                          f"(served: {', '.join('v' + v for v in models[r.model])})")
 
     def retention_days(self, production: bool) -> int:
         return self.log_retention_days or (365 if production else 30)

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from aiplat.config._base import _Model
+from aiplat.config._base import _Model, rule
+from aiplat.errors import Problem
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
@@ -158,7 +159,7 @@ class MonitoringConfig(_Model):
         None, gt=0, description="Monthly spend the budget alerts measure against. Default: none (no budget)."
     )
     gcp_billing_account: str | None = Field(
-        None, validate_default=True,
+        None,
         description="GCP billing account (XXXXXX-XXXXXX-XXXXXX) the budget is created on. Required on GCP when "
                     "monthly_budget_usd is set; only valid on GCP. Default: none.",
     )
@@ -197,9 +198,13 @@ class MonitoringConfig(_Model):
             raise ValueError(f"{v!r} is not a billing account id (XXXXXX-XXXXXX-XXXXXX, uppercase hex)")
         if cloud == "aws" and v is not None:
             raise ValueError("only valid when cloud is gcp (AWS budgets use the stack's account)")
-        if cloud == "gcp" and v is None and info.data.get("monthly_budget_usd") is not None:
-            raise ValueError("required on gcp when monthly_budget_usd is set (the billing budget lives on it)")
         return v
+
+    @rule
+    def _billing_for_budget(self, ctx):
+        if ctx.get("cloud") == "gcp" and self.gcp_billing_account is None and self.monthly_budget_usd is not None:
+            yield Problem("gcp_billing_account",
+                          "required on gcp when monthly_budget_usd is set (the billing budget lives on it)")
 
     @field_validator("smtp_smarthost")
     @classmethod

@@ -15,11 +15,12 @@ serving endpoints, the gateway's endpoints, the vector store's regions) live her
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Iterable, Iterator, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from aiplat.config._base import _ctx, _Model, _Nested, problems_of
+from aiplat import catalog
+from aiplat.config._base import _ctx, _Model, known, rule, validate_all
 from aiplat.config.cluster import ClusterConfig
 from aiplat.config.gateway import GatewayConfig
 from aiplat.config.monitoring import MonitoringConfig
@@ -65,79 +66,70 @@ class PlatformConfig(_Model):
         if cloud == "aws" and v:
             raise ValueError("only valid when cloud is gcp")
         return v
+
     vector_store: VectorStoreConfig | None = Field(
         None, description="Milvus for RAG per region and its collections. Default: none (no vector store)."
     )
-
-    @field_validator("vector_store")
-    @classmethod
-    def _vector_store_regions(cls, v: VectorStoreConfig | None, info: ValidationInfo) -> VectorStoreConfig | None:
-        # A field validator (regions are validated first), so this is reported alongside other mistakes.
-        if v is not None and "regions" in info.data:
-            problems = v.region_problems([r.name for r in info.data["regions"]])
-            if problems:
-                raise _Nested(problems)
-        return v
-
     serving: ServingConfig | None = Field(
         None, description="Triton endpoints (models, GPU pool, regions, scaling). Default: none (no endpoints)."
     )
-
-    @field_validator("serving")
-    @classmethod
-    def _serving_cross(cls, v: ServingConfig | None, info: ValidationInfo) -> ServingConfig | None:
-        # A field validator (regions are validated first; declared before `gateway`, which
-        # reads the endpoint names), so pool/capacity problems show up next to other mistakes.
-        if v is not None and "regions" in info.data:
-            problems = v.region_problems(_ctx(info, "cloud"), info.data["regions"])
-            if problems:
-                raise _Nested(problems)
-        return v
-
     gateway: GatewayConfig | None = Field(
         None, description="API gateways per region + one global hostname. Default: none (no gateway)."
     )
 
-    @field_validator("gateway")
-    @classmethod
-    def _gateway_cross(cls, v: GatewayConfig | None, info: ValidationInfo) -> GatewayConfig | None:
-        # A field validator so these show up next to other mistakes (model validators run only if all fields pass).
-        if v is None or "regions" not in info.data:
-            return v
-        serving = info.data.get("serving")
-        endpoints = [e.name for e in serving.endpoints] if getattr(serving, "endpoints", None) is not None else None
-        problems = v.route_problems([r.name for r in info.data["regions"]], endpoints)
-        if problems:
-            raise _Nested(problems)
-        return v
-
-    @model_validator(mode="after")
-    def _cross(self) -> "PlatformConfig":
-        problems = []
-        names = [r.name for r in self.regions]
-        for i, r in enumerate(self.regions):
+    # -- rules across sections (each runs on whatever validated; see aiplat.config._base) --
+    @rule
+    def _regions_distinct(self, ctx):
+        names = [r.name for _, r in known(self.regions, "name")]
+        for i, r in known(self.regions, "name"):
             if names.count(r.name) > 1:
-                problems.append(f"regions[{i}].name: region {r.name!r} is listed twice")
-        nets = [r.network for r in self.regions]
-        for i, a in enumerate(nets):
-            for j in range(i):
-                if a.overlaps(nets[j]):
-                    problems.append(f"regions[{i}].cidr: {a} overlaps regions[{j}].cidr {nets[j]}")
-        if problems:
-            raise _Nested(problems)
-        return self
+                yield Problem(f"regions[{i}].name", f"region {r.name!r} is listed twice")
+
+    @rule
+    def _cidrs_disjoint(self, ctx):
+        nets = [(i, r.network) for i, r in known(self.regions, "cidr")]
+        for n, (i, a) in enumerate(nets):
+            for j, b in nets[:n]:
+                if a.overlaps(b):
+                    yield Problem(f"regions[{i}].cidr", f"{a} overlaps regions[{j}].cidr {b}")
+
+    @rule
+    def _vector_store_regions(self, ctx):
+        if self.vector_store is not None:
+            yield from _under("vector_store", self.vector_store.region_problems(self._region_names()))
+
+    @rule
+    def _serving_pools(self, ctx):
+        if self.serving is not None:
+            yield from _under("serving", self.serving.region_problems(ctx.get("cloud"), self.regions))
+
+    @rule
+    def _gateway_certificates(self, ctx):
+        if self.gateway is not None:
+            yield from _under("gateway", self.gateway.certificate_problems(self._region_names()))
+
+    @rule
+    def _gateway_routes(self, ctx):
+        if self.gateway is not None:
+            served = self.serving.served() if self.serving is not None else {}
+            yield from _under("gateway", self.gateway.route_problems(served))
+
+    def _region_names(self) -> list[str]:
+        """Every region's name (raises Unknown when one failed: "not a stack region" needs them all)."""
+        return [r.name for r in self.regions]
 
     # -- construction ----------------------------------------------------------------
     @classmethod
     def from_raw(cls, raw: Any) -> "PlatformConfig":
-        """Validate a raw mapping; raise one ConfigError listing every problem."""
+        """Validate a raw mapping; raise one ConfigError listing every problem (see ``validate_all``)."""
         if not isinstance(raw, dict):
             raise ConfigError([Problem("", f"the platform config must be a mapping, got {type(raw).__name__}")])
-        context = {"cloud": raw.get("cloud"), "residency": raw.get("residency")}
-        try:
-            return cls.model_validate(raw, context=context)
-        except ValidationError as exc:
-            raise ConfigError(problems_of(exc)) from None
+        # The cloud and residency zone every section's checks read; unusable values are
+        # reported on their own keys and judge nothing else.
+        cloud = raw.get("cloud") if raw.get("cloud") in catalog.CLOUDS else None
+        zone = raw.get("residency")
+        zone = zone if isinstance(zone, str) and zone in catalog.residency_zones() else None
+        return validate_all(cls, raw, {"cloud": cloud, "residency": zone})
 
     # -- derived values the components use ---------------------------------------------
     @property
@@ -173,3 +165,7 @@ class PlatformConfig(_Model):
             **self.tags.extra,
         }
 
+
+def _under(section: str, problems: Iterable[Problem]) -> Iterator[Problem]:
+    for p in problems:
+        yield Problem(f"{section}.{p.path}" if p.path else section, p.message)

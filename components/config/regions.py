@@ -1,7 +1,8 @@
 """``regions``: each region's network range, zones and GPU pools (stated as intent).
 
 Checks that need the cloud or the residency zone read them from the validation context
-``PlatformConfig.from_raw`` passes, so a mistake in one region does not hide one in another.
+``PlatformConfig.from_raw`` passes; checks across fields are rules (``aiplat.config._base``),
+so a mistake in one region, pool or field does not hide one in another.
 The subnet layout is derived here, deterministically (same CIDR, same subnets).
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import CLOUD_NAMES, DnsLabel, _ctx, _Model, _Nested
+from aiplat.config._base import CLOUD_NAMES, DnsLabel, _ctx, _Model, known, rule
+from aiplat.errors import Problem
 
 
 class GpuPoolConfig(_Model):
@@ -39,15 +41,16 @@ class GpuPoolConfig(_Model):
             raise ValueError(f"{v!r} is not a known {CLOUD_NAMES[cloud]} GPU instance type{did}")
         return v
 
-    @model_validator(mode="after")
-    def _caps(self) -> "GpuPoolConfig":
+    @rule
+    def _caps(self, ctx):
         if self.reserved_nodes > self.max_nodes:
-            # _Nested, so the key path names the field to change, not just the pool
-            raise _Nested([
-                f"reserved_nodes: reserved_nodes {self.reserved_nodes} exceeds max_nodes {self.max_nodes}; "
-                "max_nodes caps reserved + on-demand, raise it or reserve less"
-            ])
-        return self
+            yield Problem("reserved_nodes", f"reserved_nodes {self.reserved_nodes} exceeds max_nodes {self.max_nodes}; "
+                                            "max_nodes caps reserved + on-demand, raise it or reserve less")
+
+    @rule
+    def _unique_zones(self, ctx):
+        if self.zones is not None and len(set(self.zones)) != len(self.zones):
+            yield Problem("zones", "must be unique")
 
 
 class RegionConfig(_Model):
@@ -86,36 +89,49 @@ class RegionConfig(_Model):
             raise ValueError(f"{v} must be between /16 and /20 to hold the derived subnets")
         return v
 
-    @model_validator(mode="after")
-    def _zones(self, info: ValidationInfo) -> "RegionConfig":
+    @rule
+    def _unique_zones(self, ctx):
+        if len(set(self.zones)) != len(self.zones):
+            yield Problem("zones", "must be unique")
+
+    @rule
+    def _zones_of_region(self, ctx):
+        cloud = ctx.get("cloud")
+        if cloud not in catalog.CLOUDS or self.name not in catalog.regions(cloud):
+            return
+        lo, hi = (2, 6) if cloud == "aws" else (1, 4)
+        if not lo <= len(self.zones) <= hi:
+            yield Problem("zones", f"{CLOUD_NAMES[cloud]} needs {lo} to {hi} zones, got {len(self.zones)}")
+        for i, z in enumerate(self.zones):
+            if catalog.region_of_zone(cloud, z) != self.name:
+                yield Problem(f"zones[{i}]", f"{z!r} is not a zone of {self.name}")
+
+    @rule
+    def _unique_pools(self, ctx):
+        names = [p.name for _, p in known(self.gpu_pools, "name")]
+        for i, p in known(self.gpu_pools, "name"):
+            if names.count(p.name) > 1:
+                yield Problem(f"gpu_pools[{i}].name", f"duplicate pool name {p.name!r}")
+
+    @rule
+    def _pools_offered(self, ctx):
         from aiplat.catalog import gpu
 
-        cloud = _ctx(info, "cloud")
-        problems = []
-        if len(set(self.zones)) != len(self.zones):
-            problems.append("zones: must be unique")
-        if cloud in catalog.CLOUDS and self.name in catalog.regions(cloud):
-            lo, hi = (2, 6) if cloud == "aws" else (1, 4)
-            if not lo <= len(self.zones) <= hi:
-                problems.append(f"zones: {CLOUD_NAMES[cloud]} needs {lo} to {hi} zones, got {len(self.zones)}")
-            for i, z in enumerate(self.zones):
-                if catalog.region_of_zone(cloud, z) != self.name:
-                    problems.append(f"zones[{i}]: {z!r} is not a zone of {self.name}")
-        names = [p.name for p in self.gpu_pools]
-        for i, p in enumerate(self.gpu_pools):
-            if names.count(p.name) > 1:
-                problems.append(f"gpu_pools[{i}].name: duplicate pool name {p.name!r}")
-            itype = gpu.get_instance_type(cloud, p.instance_type) if cloud in catalog.CLOUDS else None
-            if itype is not None and not itype.offered_in(self.name):
-                offered = gpu.suggest(cloud, p.instance_type, self.name)
-                alt = f"; offered there: {', '.join(offered[:4])}" if offered else ""
-                problems.append(f"gpu_pools[{i}].instance_type: {p.instance_type!r} is not offered in {self.name}{alt}")
+        cloud = ctx.get("cloud")
+        if cloud not in catalog.CLOUDS:
+            return
+        for i, p in known(self.gpu_pools, "instance_type"):
+            if gpu.get_instance_type(cloud, p.instance_type) is not None:  # unknown types: a field problem
+                problem = gpu.offering_problem(cloud, p.instance_type, self.name)
+                if problem:
+                    yield Problem(f"gpu_pools[{i}].instance_type", problem)
+
+    @rule
+    def _pool_zones_in_region(self, ctx):
+        for i, p in known(self.gpu_pools, "zones"):
             for j, z in enumerate(p.zones or []):
                 if z not in self.zones:
-                    problems.append(f"gpu_pools[{i}].zones[{j}]: {z!r} is not one of the region's zones")
-        if problems:
-            raise _Nested(problems)
-        return self
+                    yield Problem(f"gpu_pools[{i}].zones[{j}]", f"{z!r} is not one of the region's zones")
 
     # -- derived network layout (deterministic: same CIDR, same subnets) -------------
     @property

@@ -7,12 +7,13 @@ into ``regions``; ``ServingConfig.region_problems`` judges them for ``PlatformCo
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import DnsLabel, _Model, _Nested
+from aiplat.config._base import DnsLabel, Unknown, _Model, if_known, known, rule
+from aiplat.errors import Problem
 
 if TYPE_CHECKING:
     from aiplat.config.regions import RegionConfig
@@ -68,11 +69,16 @@ class ServedModelConfig(_Model):
             raise ValueError(f"{v!r} is not sha256:<64 lowercase hex>")
         return v
 
-    @model_validator(mode="after")
-    def _canary(self) -> "ServedModelConfig":
+    @rule
+    def _canary(self, ctx):
         if self.canary is not None and self.canary.version == self.version:
-            raise _Nested([f"canary.version: {self.version} is already the stable version"])
-        return self
+            yield Problem("canary.version", f"{self.version} is already the stable version")
+
+    @property
+    def served_versions(self) -> list[str]:
+        """Versions a Deployment serves: the stable one, and the canary's while its weight is above 0."""
+        canary = [str(self.canary.version)] if self.canary is not None and self.canary.weight > 0 else []
+        return [str(self.version), *canary]
 
 
 class EndpointConfig(_Model):
@@ -99,18 +105,17 @@ class EndpointConfig(_Model):
             raise ValueError(f"{v!r} must be a pinned nvcr.io/nvidia/tritonserver:<yy.mm>-py3 image")
         return v
 
-    @model_validator(mode="after")
-    def _shape(self) -> "EndpointConfig":
-        problems = []
+    @rule
+    def _replicas(self, ctx):
         if self.max_replicas < self.min_replicas:
-            problems.append(f"max_replicas: {self.max_replicas} is below min_replicas {self.min_replicas}")
-        names = [m.name for m in self.models]
-        for i, m in enumerate(self.models):
+            yield Problem("max_replicas", f"{self.max_replicas} is below min_replicas {self.min_replicas}")
+
+    @rule
+    def _unique_models(self, ctx):
+        names = [m.name for _, m in known(self.models, "name")]
+        for i, m in known(self.models, "name"):
             if names.count(m.name) > 1:
-                problems.append(f"models[{i}].name: model {m.name!r} is listed twice")
-        if problems:
-            raise _Nested(problems)
-        return self
+                yield Problem(f"models[{i}].name", f"model {m.name!r} is listed twice")
 
     @property
     def canary_max_replicas(self) -> int:
@@ -143,62 +148,66 @@ class ServingConfig(_Model):
             raise ValueError(f"{v!r}: lowercase letters, digits and '-', 3-32 characters")
         return v
 
-    @model_validator(mode="after")
-    def _unique(self) -> "ServingConfig":
-        names = [e.name for e in self.endpoints]
-        problems = [f"endpoints[{i}].name: endpoint {n!r} is listed twice" for i, n in enumerate(names) if names.count(n) > 1]
-        if problems:
-            raise _Nested(problems)
-        return self
+    @rule
+    def _unique(self, ctx):
+        names = [e.name for _, e in known(self.endpoints, "name")]
+        for i, e in known(self.endpoints, "name"):
+            if names.count(e.name) > 1:
+                yield Problem(f"endpoints[{i}].name", f"endpoint {e.name!r} is listed twice")
 
-    def region_problems(self, cloud: str | None, regions: list["RegionConfig"]) -> list[str]:
+    def served(self) -> dict[str, dict[str, list[str]]]:
+        """endpoint -> model -> versions its Deployments serve (what gateway routes may pin)."""
+        return {e.name: {m.name: m.served_versions for m in e.models} for e in self.endpoints}
+
+    def region_problems(self, cloud: str | None, regions: list[RegionConfig]) -> Iterator[Problem]:
         """Pools per region and GPU capacity; paths relative to ``serving``."""
         from aiplat.catalog import gpu
 
-        problems = []
-        by_name = {r.name: r for r in regions}
-        used: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (region, pool) -> [(endpoint index, GPUs)]
+        named = [r for _, r in known(regions, "name")]
+        by_name = {r.name: r for r in named}
+        used: dict[tuple[str, str], list[tuple[int, int, int]]] = {}  # (region, pool) -> [(endpoint, GPUs, cap)]
         for i, ep in enumerate(self.endpoints):
-            for j, rname in enumerate(ep.regions or []):
-                if rname not in by_name:
-                    problems.append(f"endpoints[{i}].regions[{j}]: {rname!r} is not a region of this stack")
-            for rname in ep.resolved_regions(list(by_name)):
-                region = by_name.get(rname)
-                if region is None:
-                    continue
-                pool = next((p for p in region.gpu_pools if p.name == ep.pool), None)
-                if pool is None:
-                    have = ", ".join(p.name for p in region.gpu_pools) or "none"
-                    problems.append(f"endpoints[{i}].pool: no GPU pool {ep.pool!r} in region {rname} (pools there: {have})")
-                    continue
-                itype = gpu.get_instance_type(cloud, pool.instance_type) if cloud in catalog.CLOUDS else None
-                if itype is None:
-                    continue  # reported on the pool itself
-                if ep.gpus_per_replica > itype.gpus:
-                    problems.append(
-                        f"endpoints[{i}].gpus_per_replica: {ep.gpus_per_replica} GPUs do not fit one "
-                        f"{pool.instance_type} node ({itype.gpus} GPUs) of pool {pool.name!r}"
-                    )
-                need = (ep.max_replicas + ep.canary_max_replicas) * ep.gpus_per_replica
-                used.setdefault((rname, pool.name), []).append((i, need))
-                cap = pool.max_nodes * itype.gpus
-                if need > cap:
-                    canary = f" + {ep.canary_max_replicas} canary" if ep.canary_max_replicas else ""
-                    problems.append(
-                        f"endpoints[{i}].max_replicas: ({ep.max_replicas}{canary}) replicas x {ep.gpus_per_replica} GPU "
-                        f"= {need} GPUs exceed pool {pool.name!r} in {rname}: max_nodes {pool.max_nodes} x "
-                        f"{itype.gpus} GPU = {cap}"
-                    )
+            with if_known():
+                for j, rname in enumerate(ep.regions or []):
+                    if rname not in by_name and len(named) == len(regions):  # only when every name is known
+                        yield Problem(f"endpoints[{i}].regions[{j}]", f"{rname!r} is not a region of this stack")
+            for rname in _resolved(ep, by_name):
+                with if_known():
+                    region = by_name[rname]
+                    pool = next((p for p in region.gpu_pools if p.name == ep.pool), None)
+                    if pool is None:
+                        have = ", ".join(p.name for p in region.gpu_pools) or "none"
+                        yield Problem(f"endpoints[{i}].pool", f"no GPU pool {ep.pool!r} in region {rname} (pools there: {have})")
+                        continue
+                    itype = gpu.get_instance_type(cloud, pool.instance_type) if cloud in catalog.CLOUDS else None
+                    if itype is None:
+                        continue  # reported on the pool itself
+                    if ep.gpus_per_replica > itype.gpus:
+                        yield Problem(f"endpoints[{i}].gpus_per_replica",
+                                      f"{ep.gpus_per_replica} GPUs do not fit one {pool.instance_type} node "
+                                      f"({itype.gpus} GPUs) of pool {pool.name!r}")
+                    need = (ep.max_replicas + ep.canary_max_replicas) * ep.gpus_per_replica
+                    cap = pool.max_nodes * itype.gpus
+                    used.setdefault((rname, pool.name), []).append((i, need, cap))
+                    if need > cap:
+                        canary = f" + {ep.canary_max_replicas} canary" if ep.canary_max_replicas else ""
+                        yield Problem(f"endpoints[{i}].max_replicas",
+                                      f"({ep.max_replicas}{canary}) replicas x {ep.gpus_per_replica} GPU = {need} GPUs "
+                                      f"exceed pool {pool.name!r} in {rname}: max_nodes {pool.max_nodes} x "
+                                      f"{itype.gpus} GPU = {cap}")
         for (rname, pname), users in used.items():
-            total = sum(n for _, n in users)
-            pool = next(p for p in by_name[rname].gpu_pools if p.name == pname)
-            itype = gpu.get_instance_type(cloud, pool.instance_type)
-            cap = pool.max_nodes * itype.gpus
+            total, cap = sum(n for _, n, _ in users), users[0][2]
             if len(users) > 1 and total > cap:
-                names = ", ".join(self.endpoints[i].name for i, _ in users)
-                problems.append(
-                    f"endpoints[{users[-1][0]}].max_replicas: endpoints {names} together need {total} GPUs at full "
-                    f"scale; pool {pname!r} in {rname} has {cap}"
-                )
-        return problems
+                names = ", ".join(self.endpoints[i].name for i, _, _ in users)
+                yield Problem(f"endpoints[{users[-1][0]}].max_replicas",
+                              f"endpoints {names} together need {total} GPUs at full scale; pool {pname!r} in "
+                              f"{rname} has {cap}")
+
+
+def _resolved(ep: EndpointConfig, by_name: dict[str, RegionConfig]) -> list[str]:
+    """The (valid) stack regions an endpoint runs in; [] when its own ``regions`` failed validation."""
+    try:
+        return [r for r in ep.resolved_regions(list(by_name)) if r in by_name]
+    except Unknown:
+        return []
 

@@ -14,12 +14,12 @@ parameter value and only fails later, in a background index build.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Iterator, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import Field, field_validator
 
-from aiplat.config._base import _Model
+from aiplat.config._base import _Model, known, rule
+from aiplat.errors import Problem, format_path
 
 # -- Milvus limits (Milvus 2.x docs, "Milvus Limits") -----------------------------------
 # Collection and field names: a letter or underscore, then letters, digits, underscores.
@@ -54,15 +54,8 @@ INDEX_PARAMS: dict[str, dict[str, tuple[bool, int, int]]] = {
 MILVUS_LITE_INDEX_TYPES = frozenset({"FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW", "AUTOINDEX"})
 
 
-def _err(loc: tuple, message: str, value) -> InitErrorDetails:
-    return InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
-
-
-def _raise(title: str, errors: list[InitErrorDetails]) -> None:
-    # A ValidationError raised inside a validator is merged by pydantic with the outer
-    # location, so each problem keeps its own key path (collections[0].index.params.M).
-    if errors:
-        raise ValidationError.from_exception_data(title, errors)
+def _err(loc: tuple, message: str) -> Problem:
+    return Problem(format_path(loc), message)
 
 
 def _check_name(kind: str, v: str) -> str:
@@ -97,28 +90,27 @@ class ScalarField(_Model):
     def _valid_name(cls, v: str) -> str:
         return _check_name("field", v)
 
-    @model_validator(mode="after")
-    def _type_params(self) -> "ScalarField":
+    @rule
+    def _type_params(self, ctx):
         errors = []
         varchar = self.type == "VARCHAR" or (self.type == "ARRAY" and self.element_type == "VARCHAR")
         if self.max_length is not None:
             if not varchar:
-                errors.append(_err(("max_length",), f"only valid for VARCHAR (or ARRAY of VARCHAR), not {self.type}", self.max_length))
+                errors.append(_err(("max_length",), f"only valid for VARCHAR (or ARRAY of VARCHAR), not {self.type}"))
             elif not 1 <= self.max_length <= MAX_VARCHAR_LENGTH:
-                errors.append(_err(("max_length",), f"{self.max_length} is outside 1..{MAX_VARCHAR_LENGTH}", self.max_length))
+                errors.append(_err(("max_length",), f"{self.max_length} is outside 1..{MAX_VARCHAR_LENGTH}"))
         if self.type == "ARRAY":
             if self.element_type is None:
-                errors.append(_err(("element_type",), "required for ARRAY", None))
+                errors.append(_err(("element_type",), "required for ARRAY"))
             if self.max_capacity is None:
-                errors.append(_err(("max_capacity",), "required for ARRAY", None))
+                errors.append(_err(("max_capacity",), "required for ARRAY"))
             elif not 1 <= self.max_capacity <= MAX_ARRAY_CAPACITY:
-                errors.append(_err(("max_capacity",), f"{self.max_capacity} is outside 1..{MAX_ARRAY_CAPACITY}", self.max_capacity))
+                errors.append(_err(("max_capacity",), f"{self.max_capacity} is outside 1..{MAX_ARRAY_CAPACITY}"))
         else:
             for key in ("element_type", "max_capacity"):
                 if getattr(self, key) is not None:
-                    errors.append(_err((key,), f"only valid for ARRAY, not {self.type}", getattr(self, key)))
-        _raise("ScalarField", errors)
-        return self
+                    errors.append(_err((key,), f"only valid for ARRAY, not {self.type}"))
+        return errors
 
     @property
     def resolved_max_length(self) -> int | None:
@@ -142,14 +134,14 @@ class PrimaryKey(_Model):
     def _valid_name(cls, v: str) -> str:
         return _check_name("field", v)
 
-    @model_validator(mode="after")
-    def _length(self) -> "PrimaryKey":
-        if self.max_length is not None:
-            if self.type != "VARCHAR":
-                _raise("PrimaryKey", [_err(("max_length",), "only valid for a VARCHAR primary key", self.max_length)])
-            if not 1 <= self.max_length <= MAX_VARCHAR_LENGTH:
-                _raise("PrimaryKey", [_err(("max_length",), f"{self.max_length} is outside 1..{MAX_VARCHAR_LENGTH}", self.max_length)])
-        return self
+    @rule
+    def _length(self, ctx):
+        if self.max_length is None:
+            return
+        if self.type != "VARCHAR":
+            yield _err(("max_length",), "only valid for a VARCHAR primary key")
+        elif not 1 <= self.max_length <= MAX_VARCHAR_LENGTH:
+            yield _err(("max_length",), f"{self.max_length} is outside 1..{MAX_VARCHAR_LENGTH}")
 
     @property
     def resolved_max_length(self) -> int | None:
@@ -172,23 +164,22 @@ class IndexSpec(_Model):
         "which only suits HNSW: set params whenever you set another type.",
     )
 
-    @model_validator(mode="after")
-    def _params(self) -> "IndexSpec":
+    @rule
+    def _params(self, ctx):
         allowed = INDEX_PARAMS[self.type]
         errors = []
         for key, value in self.params.items():
             if key not in allowed:
-                known = ", ".join(allowed) or "none"
-                errors.append(_err(("params", key), f"not a parameter of {self.type} (it takes: {known})", value))
+                takes = ", ".join(allowed) or "none"
+                errors.append(_err(("params", key), f"not a parameter of {self.type} (it takes: {takes})"))
                 continue
             _, lo, hi = allowed[key]
             if not lo <= value <= hi:
-                errors.append(_err(("params", key), f"{value} is outside {lo}..{hi} for {self.type}", value))
+                errors.append(_err(("params", key), f"{value} is outside {lo}..{hi} for {self.type}"))
         for key, (required, lo, hi) in allowed.items():
             if required and key not in self.params:
-                errors.append(_err(("params", key), f"required for {self.type} ({lo}..{hi})", None))
-        _raise("IndexSpec", errors)
-        return self
+                errors.append(_err(("params", key), f"required for {self.type} ({lo}..{hi})"))
+        return errors
 
 
 class CollectionSpec(_Model):
@@ -220,29 +211,36 @@ class CollectionSpec(_Model):
     def _valid_vector_field(cls, v: str) -> str:
         return _check_name("field", v)
 
-    @model_validator(mode="after")
-    def _cross(self) -> "CollectionSpec":
-        errors = []
+    @rule
+    def _unique_field_names(self, ctx):
         taken = {self.primary_key.name: ("primary_key", "name")}
         if self.vector_field in taken:
-            errors.append(_err(("vector_field",), f"{self.vector_field!r} is also the primary key name", self.vector_field))
+            yield _err(("vector_field",), f"{self.vector_field!r} is also the primary key name")
         else:
             taken[self.vector_field] = ("vector_field",)
-        for i, f in enumerate(self.scalar_fields):
+        for i, f in known(self.scalar_fields, "name"):
             if f.name in taken:
                 other = ".".join(taken[f.name])
-                errors.append(_err(("scalar_fields", i, "name"), f"{f.name!r} is already used by {other}", f.name))
+                yield _err(("scalar_fields", i, "name"), f"{f.name!r} is already used by {other}")
             else:
                 taken[f.name] = ("scalar_fields", str(i), "name")
+
+    @rule
+    def _field_count(self, ctx):
         if 2 + len(self.scalar_fields) > MAX_FIELDS:
-            errors.append(_err(("scalar_fields",), f"{len(self.scalar_fields)} fields; Milvus allows {MAX_FIELDS} per collection including the key and vector", None))
+            yield _err(("scalar_fields",), f"{len(self.scalar_fields)} fields; Milvus allows {MAX_FIELDS} per collection "
+                                           "including the key and vector")
+
+    @rule
+    def _auto_id(self, ctx):
         if self.auto_id and self.primary_key.type != "INT64":
-            errors.append(_err(("auto_id",), "only valid with an INT64 primary key; Milvus generates integer keys", True))
+            yield _err(("auto_id",), "only valid with an INT64 primary key; Milvus generates integer keys")
+
+    @rule
+    def _pq_divides_dimension(self, ctx):
         m = self.index.params.get("m")
         if self.index.type == "IVF_PQ" and m and self.dimension % m:
-            errors.append(_err(("index", "params", "m"), f"{m} does not divide the dimension {self.dimension}", m))
-        _raise("CollectionSpec", errors)
-        return self
+            yield _err(("index", "params", "m"), f"{m} does not divide the dimension {self.dimension}")
 
 
 class VectorStoreConfig(_Model):
@@ -269,17 +267,19 @@ class VectorStoreConfig(_Model):
         "endpoint namespaces in the same region, which are always admitted. Default [rag].",
     )
 
-    @model_validator(mode="after")
-    def _unique(self) -> "VectorStoreConfig":
-        errors = []
-        names = [c.name for c in self.collections]
-        for i, n in enumerate(names):
-            if names.index(n) != i:
-                errors.append(_err(("collections", i, "name"), f"duplicate collection name {n!r} (first at collections[{names.index(n)}])", n))
+    @rule
+    def _unique(self, ctx):
+        first: dict[str, int] = {}
+        for i, c in known(self.collections, "name"):
+            if c.name in first:
+                yield _err(("collections", i, "name"),
+                           f"duplicate collection name {c.name!r} (first at collections[{first[c.name]}])")
+            first.setdefault(c.name, i)
+
+    @rule
+    def _regions_listed(self, ctx):
         if self.regions is not None and not self.regions:
-            errors.append(_err(("regions",), "empty; omit it for every stack region, or set enabled: false", []))
-        _raise("VectorStoreConfig", errors)
-        return self
+            yield _err(("regions",), "empty; omit it for every stack region, or set enabled: false")
 
     def resolved_mode(self, environment: str) -> str:
         """The deployment mode: the configured one, else cluster for prod and standalone elsewhere."""
@@ -290,21 +290,17 @@ class VectorStoreConfig(_Model):
         wanted = set(self.regions) if self.regions is not None else set(stack_regions)
         return [r for r in stack_regions if r in wanted]
 
-    def region_problems(self, stack_regions: list[str]) -> list[str]:
-        """`regions[i]: ...` for each listed region that is repeated or not a stack region (data stays in-region).
+    def region_problems(self, stack_regions: list[str]) -> Iterator[Problem]:
+        """``regions[i]`` for each listed region that is repeated or not a stack region (data stays in-region).
 
         Checked by PlatformConfig, which knows the stack's regions."""
-        out = []
         listed = self.regions or []
         for i, r in enumerate(listed):
             if listed.index(r) != i:
-                out.append(f"regions[{i}]: region {r!r} is listed twice")
+                yield _err(("regions", i), f"region {r!r} is listed twice")
             elif r not in stack_regions:
-                out.append(
-                    f"regions[{i}]: {r!r} is not a region of this stack ({', '.join(stack_regions)}); "
-                    "Milvus runs only next to a stack cluster"
-                )
-        return out
+                yield _err(("regions", i), f"{r!r} is not a region of this stack ({', '.join(stack_regions)}); "
+                                           "Milvus runs only next to a stack cluster")
 
 
 # =========================================================================================
