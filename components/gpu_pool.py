@@ -66,12 +66,12 @@ from aiplat.identity import irsa_trust_policy
 from aiplat._base import AiplatComponent
 from aiplat.catalog import gpu as gpu_catalog
 from aiplat.errors import ConfigError, Problem
-from aiplat.monitoring import POOL_NODE_LABEL
+from aiplat.refs import CAPACITY_NODE_LABEL, GPU_ADDONS_NAMESPACE, POOL_NODE_LABEL, reserved_problem
 
 # -- the one table the labels, taints and tolerations derive from -----------------------
 LABEL_POOL = POOL_NODE_LABEL  # "aiplat.io/pool": one label for scheduling and for the alerts
 LABEL_ACCELERATOR = "aiplat.io/accelerator"
-LABEL_CAPACITY = "aiplat.io/capacity-type"
+LABEL_CAPACITY = CAPACITY_NODE_LABEL
 LABEL_COMMITMENT = "aiplat.io/commitment"
 # The AWS cluster-autoscaler treats nodes with this label as GPU nodes and waits for the
 # device plugin to advertise nvidia.com/gpu before calling them ready (no double scale-up).
@@ -108,7 +108,7 @@ CHARTS: dict[str, dict[str, str]] = {
     },
 }
 CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.31": "v1.31.0", "1.32": "v1.32.0", "1.33": "v1.33.0", "1.34": "v1.34.0"}
-ADDON_NAMESPACE = "kube-system"
+ADDON_NAMESPACE = GPU_ADDONS_NAMESPACE
 CLUSTER_AUTOSCALER_SA = "cluster-autoscaler"
 PRIORITY_CONFIGMAP = "cluster-autoscaler-priority-expander"  # the name CA's priority expander reads
 
@@ -216,8 +216,8 @@ def validate_pool_args(a: GpuPoolArgs) -> list[Problem]:
         p("max_nodes", f"must be >= 1, got {a.max_nodes}")
     if a.reserved_nodes < 0:
         p("reserved_nodes", f"must be >= 0, got {a.reserved_nodes}")
-    elif a.reserved_nodes > a.max_nodes:
-        p("reserved_nodes", f"reserved_nodes {a.reserved_nodes} exceeds max_nodes {a.max_nodes}")
+    elif msg := reserved_problem(a.reserved_nodes, a.max_nodes):
+        p("reserved_nodes", msg)
     if a.spot_max_nodes < 0:
         p("spot_max_nodes", f"must be >= 0, got {a.spot_max_nodes}")
     if not a.zones:

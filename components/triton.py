@@ -102,9 +102,10 @@ import pulumi_kubernetes as k8s
 from aiplat.identity import irsa_trust_policy
 from aiplat._base import AiplatComponent
 from aiplat.errors import ConfigError, Problem
+from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE
 
-DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
-DEFAULT_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
+DEFAULT_IMAGE = TRITON_IMAGE
+DEFAULT_PROMETHEUS_URL = PROMETHEUS_URL
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
 TRITON_UID = 1000  # the `triton-server` user in the NGC tritonserver images
 MODELS_ANNOTATION = "aiplat.io/models"
@@ -273,13 +274,11 @@ def queue_time_query(namespace: str, track: str, models: list[str]) -> str:
 
 def validate_args(a: TritonEndpointArgs) -> list[Problem]:
     """Every problem with the args, before the first child exists (paths are arg names)."""
-    import re
-
     problems = []
     if not a.models:
         problems.append(Problem("models", "at least one model is required"))
     names = [m.name for m in a.models]
-    digest = re.compile(r"^sha256:[0-9a-f]{64}$")
+    digest = DIGEST_RE
     for i, m in enumerate(a.models):
         if names.count(m.name) > 1:
             problems.append(Problem(f"models[{i}].name", f"duplicate model {m.name!r}"))

@@ -44,8 +44,6 @@ from aiplat.config.regions import GpuPoolConfig, RegionConfig
 from aiplat.config.serving import (
     MODEL_DIGEST,
     MODEL_NAME,
-    TRITON_IMAGE,
-    TRITON_IMAGE_RE,
     CanaryConfig,
     EndpointConfig,
     ServedModelConfig,
@@ -72,6 +70,7 @@ from aiplat.config.vector_store import (
     VectorStoreConfig,
 )
 from aiplat.errors import ConfigError, Problem
+from aiplat.refs import PROMETHEUS_URL, TRITON_IMAGE, TRITON_IMAGE_RE
 
 __all__ = [
     # the contract
@@ -126,6 +125,7 @@ __all__ = [
     "TRITON_IMAGE",
     "TRITON_IMAGE_RE",
     "MODEL_DIGEST",
+    "PROMETHEUS_URL",
     "MODEL_NAME",
     "SEVERITIES",
     "MILVUS_NAME",

@@ -121,6 +121,13 @@ def known(items: Any, *fields: str) -> Iterator[tuple[int, Any]]:
         yield i, item
 
 
+def repeated(items: Any, field: str) -> Iterator[tuple[int, Any]]:
+    """(index, value) of each item whose ``field`` another item has too (among those that validated)."""
+    values = [(i, getattr(item, field)) for i, item in known(items, field)]
+    seen = [v for _, v in values]
+    return ((i, v) for i, v in values if seen.count(v) > 1)
+
+
 def if_known() -> suppress:
     """``with if_known():`` around one item of a rule: skip just that item when it reads a failed value."""
     return suppress(Unknown)

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import _ctx, _Model, known, rule, validate_all
+from aiplat.config._base import _ctx, _Model, known, repeated, rule, validate_all
 from aiplat.config.cluster import ClusterConfig
 from aiplat.config.gateway import GatewayConfig
 from aiplat.config.monitoring import MonitoringConfig
@@ -80,10 +80,8 @@ class PlatformConfig(_Model):
     # -- rules across sections (each runs on whatever validated; see aiplat.config._base) --
     @rule
     def _regions_distinct(self, ctx):
-        names = [r.name for _, r in known(self.regions, "name")]
-        for i, r in known(self.regions, "name"):
-            if names.count(r.name) > 1:
-                yield Problem(f"regions[{i}].name", f"region {r.name!r} is listed twice")
+        for i, name in repeated(self.regions, "name"):
+            yield Problem(f"regions[{i}].name", f"region {name!r} is listed twice")
 
     @rule
     def _cidrs_disjoint(self, ctx):

@@ -14,8 +14,9 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import CLOUD_NAMES, DnsLabel, _ctx, _Model, known, rule
+from aiplat.config._base import CLOUD_NAMES, DnsLabel, _ctx, _Model, known, repeated, rule
 from aiplat.errors import Problem
+from aiplat.refs import reserved_problem
 
 
 class GpuPoolConfig(_Model):
@@ -43,9 +44,9 @@ class GpuPoolConfig(_Model):
 
     @rule
     def _caps(self, ctx):
-        if self.reserved_nodes > self.max_nodes:
-            yield Problem("reserved_nodes", f"reserved_nodes {self.reserved_nodes} exceeds max_nodes {self.max_nodes}; "
-                                            "max_nodes caps reserved + on-demand, raise it or reserve less")
+        problem = reserved_problem(self.reserved_nodes, self.max_nodes)
+        if problem:
+            yield Problem("reserved_nodes", problem)
 
     @rule
     def _unique_zones(self, ctx):
@@ -108,10 +109,8 @@ class RegionConfig(_Model):
 
     @rule
     def _unique_pools(self, ctx):
-        names = [p.name for _, p in known(self.gpu_pools, "name")]
-        for i, p in known(self.gpu_pools, "name"):
-            if names.count(p.name) > 1:
-                yield Problem(f"gpu_pools[{i}].name", f"duplicate pool name {p.name!r}")
+        for i, name in repeated(self.gpu_pools, "name"):
+            yield Problem(f"gpu_pools[{i}].name", f"duplicate pool name {name!r}")
 
     @rule
     def _pools_offered(self, ctx):

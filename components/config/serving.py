@@ -12,16 +12,22 @@ from typing import TYPE_CHECKING, Iterator
 from pydantic import Field, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import DnsLabel, Unknown, _Model, if_known, known, rule
+from aiplat.config._base import DnsLabel, Unknown, _Model, if_known, known, repeated, rule
 from aiplat.errors import Problem
+from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE, TRITON_IMAGE_RE
 
 if TYPE_CHECKING:
     from aiplat.config.regions import RegionConfig
 
-TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
-# Pinned NGC release tag (yy.mm), optionally also pinned by digest; never `latest`.
-TRITON_IMAGE_RE = re.compile(r"^nvcr\.io/nvidia/tritonserver:\d{2}\.\d{2}-py3(@sha256:[0-9a-f]{64})?$")
-MODEL_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+MODEL_DIGEST = DIGEST_RE
+
+
+def _check_digest(v: str) -> str:
+    if not DIGEST_RE.match(v):
+        raise ValueError(f"{v!r} is not sha256:<64 lowercase hex>")
+    return v
+
+
 # Triton model names become repository directories and URL path segments.
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -36,12 +42,7 @@ class CanaryConfig(_Model):
     digest: str = Field(description="sha256:<64 hex> content digest of that version (`aiplat models digest`).")
     weight: int = Field(ge=0, le=100, description="Percent of this model's requests; 0 = rolled back (not deployed).")
 
-    @field_validator("digest")
-    @classmethod
-    def _digest(cls, v: str) -> str:
-        if not MODEL_DIGEST.match(v):
-            raise ValueError(f"{v!r} is not sha256:<64 lowercase hex>")
-        return v
+    _digest = field_validator("digest")(_check_digest)
 
 
 class ServedModelConfig(_Model):
@@ -62,12 +63,7 @@ class ServedModelConfig(_Model):
             raise ValueError(f"{v!r} is not a Triton model name (letters, digits, '_', '.', '-', max 64)")
         return v
 
-    @field_validator("digest")
-    @classmethod
-    def _digest(cls, v: str) -> str:
-        if not MODEL_DIGEST.match(v):
-            raise ValueError(f"{v!r} is not sha256:<64 lowercase hex>")
-        return v
+    _digest = field_validator("digest")(_check_digest)
 
     @rule
     def _canary(self, ctx):
@@ -112,10 +108,8 @@ class EndpointConfig(_Model):
 
     @rule
     def _unique_models(self, ctx):
-        names = [m.name for _, m in known(self.models, "name")]
-        for i, m in known(self.models, "name"):
-            if names.count(m.name) > 1:
-                yield Problem(f"models[{i}].name", f"model {m.name!r} is listed twice")
+        for i, name in repeated(self.models, "name"):
+            yield Problem(f"models[{i}].name", f"model {name!r} is listed twice")
 
     @property
     def canary_max_replicas(self) -> int:
@@ -136,7 +130,7 @@ class ServingConfig(_Model):
         "Bucket = <prefix>-<region>-<endpoint>. Default aiplat-<stack>.",
     )
     prometheus_url: str = Field(
-        "http://prometheus-operated.monitoring.svc:9090",
+        PROMETHEUS_URL,
         description="Prometheus KEDA queries for queue time. Default: prometheus-operator's Service in `monitoring`.",
     )
     endpoints: list[EndpointConfig] = Field(default_factory=list, description="Default: none.")
@@ -150,10 +144,8 @@ class ServingConfig(_Model):
 
     @rule
     def _unique(self, ctx):
-        names = [e.name for _, e in known(self.endpoints, "name")]
-        for i, e in known(self.endpoints, "name"):
-            if names.count(e.name) > 1:
-                yield Problem(f"endpoints[{i}].name", f"endpoint {e.name!r} is listed twice")
+        for i, name in repeated(self.endpoints, "name"):
+            yield Problem(f"endpoints[{i}].name", f"endpoint {name!r} is listed twice")
 
     def served(self) -> dict[str, dict[str, list[str]]]:
         """endpoint -> model -> versions its Deployments serve (what gateway routes may pin)."""

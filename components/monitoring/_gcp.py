@@ -58,52 +58,41 @@ def stack_alerts(owner: AiplatComponent, n: str,
         count = pulumi.Output.concat('metric.type="loadbalancing.googleapis.com/https/request_count" AND ', lb)
         rate = gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
             alignment_period="60s", per_series_aligner="ALIGN_RATE", cross_series_reducer="REDUCE_SUM")
-        gcp.monitoring.AlertPolicy(
-            f"{n}-lb-5xx",
-            project=a.gcp_project,
-            display_name=f"aiplat {a.stack}: load balancer 5xx ratio above {slo.error_ratio:g}",
-            combiner="OR",
-            severity="CRITICAL",
-            conditions=[gcp.monitoring.AlertPolicyConditionArgs(
-                display_name="5xx / all requests",
-                condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-                    filter=pulumi.Output.concat(count, ' AND metric.label.response_code_class="500"'),
-                    denominator_filter=count,
-                    aggregations=[rate], denominator_aggregations=[rate],
-                    comparison="COMPARISON_GT", threshold_value=slo.error_ratio,
-                    duration=f"{int(duration_seconds(slo.error_for))}s",
-                ),
-            )],
-            notification_channels=by_severity["critical"],
-            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
-                content=f"See {m.runbook_url}#tritonerrorratiohigh", mime_type="text/markdown"),
-            user_labels=labels,
-            opts=owner._opts(),
-        )
-        gcp.monitoring.AlertPolicy(
-            f"{n}-lb-latency",
-            project=a.gcp_project,
-            display_name=f"aiplat {a.stack}: load balancer p99 latency above {slo.p99_latency_ms:g} ms",
-            combiner="OR",
-            severity="CRITICAL",
-            conditions=[gcp.monitoring.AlertPolicyConditionArgs(
-                display_name="p99 total latency",
-                condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-                    filter=pulumi.Output.concat(
-                        'metric.type="loadbalancing.googleapis.com/https/total_latencies" AND ', lb),
-                    aggregations=[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
-                        alignment_period="60s", per_series_aligner="ALIGN_PERCENTILE_99",
-                        cross_series_reducer="REDUCE_MAX")],
-                    comparison="COMPARISON_GT", threshold_value=slo.p99_latency_ms,
-                    duration=f"{int(duration_seconds(slo.latency_for))}s",
-                ),
-            )],
-            notification_channels=by_severity["critical"],
-            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
-                content=f"See {m.runbook_url}#tritonp99latencyhigh", mime_type="text/markdown"),
-            user_labels=labels,
-            opts=owner._opts(),
-        )
+
+        def policy(role: str, title: str, condition: str, threshold, runbook: str) -> None:
+            gcp.monitoring.AlertPolicy(
+                f"{n}-lb-{role}",
+                project=a.gcp_project,
+                display_name=f"aiplat {a.stack}: load balancer {title}",
+                combiner="OR",
+                severity="CRITICAL",
+                conditions=[gcp.monitoring.AlertPolicyConditionArgs(display_name=condition,
+                                                                    condition_threshold=threshold)],
+                notification_channels=by_severity["critical"],
+                documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                    content=f"See {m.runbook_url}#{runbook}", mime_type="text/markdown"),
+                user_labels=labels,
+                opts=owner._opts(),
+            )
+
+        policy("5xx", f"5xx ratio above {slo.error_ratio:g}", "5xx / all requests",
+               gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                   filter=pulumi.Output.concat(count, ' AND metric.label.response_code_class="500"'),
+                   denominator_filter=count,
+                   aggregations=[rate], denominator_aggregations=[rate],
+                   comparison="COMPARISON_GT", threshold_value=slo.error_ratio,
+                   duration=f"{int(duration_seconds(slo.error_for))}s",
+               ), "tritonerrorratiohigh")
+        policy("latency", f"p99 latency above {slo.p99_latency_ms:g} ms", "p99 total latency",
+               gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                   filter=pulumi.Output.concat(
+                       'metric.type="loadbalancing.googleapis.com/https/total_latencies" AND ', lb),
+                   aggregations=[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+                       alignment_period="60s", per_series_aligner="ALIGN_PERCENTILE_99",
+                       cross_series_reducer="REDUCE_MAX")],
+                   comparison="COMPARISON_GT", threshold_value=slo.p99_latency_ms,
+                   duration=f"{int(duration_seconds(slo.latency_for))}s",
+               ), "tritonp99latencyhigh")
     if m.monthly_budget_usd is None:
         return channel_ids, None
     budget_name = f"aiplat-{a.stack}-monthly"

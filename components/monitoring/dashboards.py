@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiplat.config.monitoring import duration_seconds
-from aiplat.monitoring.rules import POOL_NODE_LABEL, ksm_label
+from aiplat.monitoring.rules import ksm_label
+from aiplat.refs import CAPACITY_NODE_LABEL, POOL_NODE_LABEL
 
-CAPACITY_NODE_LABEL = "aiplat.io/capacity-type"  # components.gpu_pool.LABEL_CAPACITY
 SCHEMA_VERSION = 39  # Grafana 11's dashboard schema
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SUMMARY_QUANTILES = ("0.5", "0.95", "0.99")

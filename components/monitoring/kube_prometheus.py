@@ -22,12 +22,13 @@ from aiplat._base import AiplatComponent
 from aiplat.config.monitoring import MonitoringConfig
 from aiplat.monitoring import dashboards
 from aiplat.monitoring.alertmanager import RECEIVERS_SECRET, alertmanager_config, secret_key
-from aiplat.monitoring.rules import POOL_NODE_LABEL, REGION_NODE_LABEL, rules_document
+from aiplat.monitoring.rules import REGION_NODE_LABEL, rules_document
+from aiplat.refs import CAPACITY_NODE_LABEL, GPU_ADDONS_NAMESPACE, MONITORING_NAMESPACE, POOL_NODE_LABEL
 
 if TYPE_CHECKING:
     from aiplat.monitoring import MonitoringArgs
 
-NAMESPACE = "monitoring"
+NAMESPACE = MONITORING_NAMESPACE
 CHART = {
     "repo": "https://prometheus-community.github.io/helm-charts",
     "chart": "kube-prometheus-stack",
@@ -39,7 +40,7 @@ GRAFANA_SERVICE = "grafana"
 PROMETHEUS_SERVICE = f"{FULLNAME}-prometheus"
 ALERTMANAGER_SERVICE = f"{FULLNAME}-alertmanager"
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
-DCGM_NAMESPACE = "kube-system"  # components.gpu_pool.ADDON_NAMESPACE
+DCGM_NAMESPACE = GPU_ADDONS_NAMESPACE  # GpuAddons runs the DCGM exporter there
 
 
 def stack_values(m: MonitoringConfig, stack: str, region: str, retention: str, secrets: bool) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def stack_values(m: MonitoringConfig, stack: str, region: str, retention: str, s
         "kube-state-metrics": {
             # kube_node_labels exports no label unless allow-listed.
             "metricLabelsAllowlist": [
-                f"nodes=[{POOL_NODE_LABEL},{dashboards.CAPACITY_NODE_LABEL},{REGION_NODE_LABEL}]",
+                f"nodes=[{POOL_NODE_LABEL},{CAPACITY_NODE_LABEL},{REGION_NODE_LABEL}]",
             ],
         },
     }

@@ -36,14 +36,14 @@ from typing import Any
 import yaml
 
 from aiplat.config.monitoring import MonitoringConfig, duration_seconds
+from aiplat.refs import POOL_NODE_LABEL
 
 # Triton server flags our deployments (and the integration test) run with: the p99/p95
 # alerts need the latency summaries, which are off by default.
 TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
 
-# Node label the GPU pools carry; kube-state-metrics exports it (allow-listed by the
-# Monitoring component) as kube_node_labels{label_aiplat_io_pool=...}.
-POOL_NODE_LABEL = "aiplat.io/pool"  # components.gpu_pool.LABEL_POOL
+# The GPU pools' node label (POOL_NODE_LABEL) and the region label: kube-state-metrics
+# exports them (allow-listed by the Monitoring component) as kube_node_labels{label_...}.
 REGION_NODE_LABEL = "topology.kubernetes.io/region"
 
 
