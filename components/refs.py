@@ -12,6 +12,9 @@ import re
 
 # -- Triton ------------------------------------------------------------------------------
 TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
+# Server flags the p99/p95 alerts (aiplat.monitoring.rules) need: Triton exports latency
+# quantiles only with summaries on, which they are not by default.
+TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
 # Content digest of a model version directory (``aiplat models digest``) or of an image.
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"
 DIGEST_RE = re.compile(rf"^{DIGEST_PATTERN}$")

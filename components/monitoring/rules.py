@@ -1,8 +1,8 @@
 """Prometheus alert rules of a stack: pure functions of its validated config.
 
-The stack's ``monitoring:`` section (``aiplat.config.MonitoringConfig``) states the service level (p99 latency SLA, error
-ratio, queue time, GPU thresholds) and who is told (email, Slack, PagerDuty). From it,
-``rule_groups`` derives Prometheus alert rules in three tiers, labelled by severity:
+The stack's ``monitoring:`` section (``aiplat.config.MonitoringConfig``) states the
+service level (p99 latency SLA, error ratio, queue time, GPU thresholds) and who is told
+(email, Slack, PagerDuty). From it, ``rule_groups`` derives Prometheus alert rules in three tiers, labelled by severity:
 
 * ``critical`` (group ``aiplat-immediate``): endpoint down, p99 above the SLA, error
   ratio above threshold, GPU memory exhausted, GPU Xid errors, a declared model absent;
@@ -36,11 +36,7 @@ from typing import Any
 import yaml
 
 from aiplat.config.monitoring import MonitoringConfig, duration_seconds
-from aiplat.refs import POOL_NODE_LABEL
-
-# Triton server flags our deployments (and the integration test) run with: the p99/p95
-# alerts need the latency summaries, which are off by default.
-TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
+from aiplat.refs import POOL_NODE_LABEL, TRITON_METRICS_ARGS  # noqa: F401  (the flags the p99/p95 alerts need)
 
 # The GPU pools' node label (POOL_NODE_LABEL) and the region label: kube-state-metrics
 # exports them (allow-listed by the Monitoring component) as kube_node_labels{label_...}.
