@@ -46,10 +46,10 @@ _EXPORTS = {
     "ApiGatewayArgs": "aiplat.gateway",
     "GlobalRouting": "aiplat.gateway",
     "GlobalRoutingArgs": "aiplat.gateway",
-    "Monitoring": "aiplat.observability",
-    "MonitoringArgs": "aiplat.observability",
-    "StackMonitoring": "aiplat.observability",
-    "StackMonitoringArgs": "aiplat.observability",
+    "Monitoring": "aiplat.monitoring",
+    "MonitoringArgs": "aiplat.monitoring",
+    "StackMonitoring": "aiplat.monitoring",
+    "StackMonitoringArgs": "aiplat.monitoring",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -74,7 +74,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from aiplat.errors import ConfigError, Problem, UsageError
     from aiplat.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
     from aiplat.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
-    from aiplat.observability import Monitoring, MonitoringArgs, StackMonitoring, StackMonitoringArgs
+    from aiplat.monitoring import Monitoring, MonitoringArgs, StackMonitoring, StackMonitoringArgs
     from aiplat.network import Network, NetworkArgs
     from aiplat.platform import AiPlatform, Region
     from aiplat.triton import TritonEndpoint, TritonEndpointArgs, TritonModel

@@ -26,6 +26,7 @@ from typing import Literal
 import pulumi
 
 from aiplat._base import AiplatComponent
+from aiplat.refs import CAPACITY_NODE_LABEL, POOL_NODE_LABEL
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
@@ -209,7 +210,7 @@ class Cluster(AiplatComponent):
                 min_size=a.system_min_nodes, desired_size=a.system_min_nodes, max_size=a.system_max_nodes
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            labels={"aiplat.io/pool": "system", "aiplat.io/capacity-type": "on-demand"},
+            labels={POOL_NODE_LABEL: "system", CAPACITY_NODE_LABEL: "on-demand"},
             tags=self._tags("system-nodes"),
             opts=self._opts(depends_on=node_attach),
         )
@@ -342,7 +343,7 @@ class Cluster(AiplatComponent):
                 ),
                 disk_type="pd-balanced",
                 disk_size_gb=100,
-                labels={"aiplat.io/pool": "system", "aiplat.io/capacity-type": "on-demand"},
+                labels={POOL_NODE_LABEL: "system", CAPACITY_NODE_LABEL: "on-demand"},
                 resource_labels=labels,
             ),
             opts=self._opts(),

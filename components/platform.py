@@ -21,13 +21,19 @@ import pulumi_gcp as gcp
 
 from aiplat.cluster import Cluster, ClusterArgs
 from aiplat.config import PlatformConfig, RegionConfig
-from aiplat.dashboards import pool_prices
 from aiplat.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
 from aiplat.gateway import endpoint_target, endpoints_service_name
 from aiplat.gpu_pool import GpuAddons, GpuAddonsArgs, GpuPool, GpuPoolArgs
-from aiplat.monitoring import region_rule_groups
+from aiplat.monitoring import (
+    ROUTE53_REGION,
+    Monitoring,
+    MonitoringArgs,
+    StackMonitoring,
+    StackMonitoringArgs,
+    pool_prices,
+    region_rule_groups,
+)
 from aiplat.network import Network, NetworkArgs
-from aiplat.observability import ROUTE53_REGION, Monitoring, MonitoringArgs, StackMonitoring, StackMonitoringArgs
 from aiplat.triton import TritonEndpoint
 from aiplat.triton import args_from_config as triton_args_from_config
 from aiplat.vector_store import VectorStore

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from aiplat.catalog import gpu, region_of_zone
+from aiplat.refs import CAPACITY_NODE_LABEL
 from pulumi_policy import proxy as _proxy
 
 from aiplat.policies._props import UNKNOWN, cloud_of
@@ -34,7 +35,7 @@ _SENTINELS = {_proxy.UNKNOWN_STRING_VALUE, _proxy.UNKNOWN_NUMBER_VALUE, _proxy.U
               _proxy.UNKNOWN_ARCHIVE_VALUE}
 
 HOURS_PER_MONTH = 730  # 8760 / 12, the figure the clouds' calculators use
-CAPACITY_LABEL = "aiplat.io/capacity-type"
+CAPACITY_LABEL = CAPACITY_NODE_LABEL  # the GPU pools' node label (aiplat.refs)
 COMMITMENT_LABEL = "aiplat.io/commitment"
 
 FIXED_TYPES = {

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +41,7 @@ import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aiplat import refs
 from aiplat.errors import ConfigError, Problem, format_path
 from aiplat.policies._props import UNKNOWN, get
 
@@ -49,7 +49,7 @@ NAME = "model-approval"
 ANNOTATION = "aiplat.io/models"
 CONFIGMAP_KEY = "aiplat-models.json"
 CATALOG_PATH = Path(__file__).resolve().parent / "approved_models.yaml"
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_RE = refs.DIGEST_RE  # the serving contract's digest (aiplat.refs)
 Classification = Literal["public", "internal", "confidential", "restricted"]
 CLASSIFICATIONS = ["public", "internal", "confidential", "restricted"]
 

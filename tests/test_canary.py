@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aiplat.errors import UsageError
-from aiplat.monitoring import SloConfig
+from aiplat.config import SloConfig
 from aiplat.project import load_platform_config
 from aiplat.serving.triton_local import free_port
 from aiplat.tools.canary import (

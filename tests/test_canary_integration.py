@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import yaml
 
-from aiplat.monitoring import TRITON_METRICS_ARGS
+from aiplat.refs import TRITON_METRICS_ARGS
 from aiplat.serving.repository import build, digest_version
 from aiplat.serving.triton_local import TritonServer, free_port
 from aiplat.triton import triton_args

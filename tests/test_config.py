@@ -70,6 +70,8 @@ def test_several_mistakes_are_reported_together_with_key_paths():
             "cluster.kubernetes_version",
             "environment",
             "regions[0].zones[1]",
+            "regions[1].cidr",  # rules across fields run although other fields failed
+            "serving.endpoints[0].pool",
             "tags.cost_center",
         ]
     ), got

@@ -8,17 +8,10 @@ from functools import lru_cache
 
 import pytest
 
-from aiplat import dashboards
 from aiplat.testing import engine
-from aiplat.config import PlatformConfig
+from aiplat.config import MonitoringConfig, PlatformConfig
 from aiplat.errors import ConfigError
-from aiplat.monitoring import MonitoringConfig, region_rule_groups
-from aiplat.observability import (
-    CHART,
-    RECEIVERS_SECRET,
-    alertmanager_config,
-    stack_values,
-)
+from aiplat.monitoring import CHART, RECEIVERS_SECRET, alertmanager_config, dashboards, region_rule_groups, stack_values
 from aiplat.project import load_platform_config, read_stack_config
 from tests._project import available_stacks, stack_file_path
 

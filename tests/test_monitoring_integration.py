@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from aiplat.monitoring import TRITON_METRICS_ARGS, MonitoringConfig, rule_groups, rules_yaml
+from aiplat.config import MonitoringConfig
+from aiplat.monitoring import TRITON_METRICS_ARGS, rule_groups, rules_yaml
 from aiplat.serving.loadtest import loadtest
 from aiplat.serving.repository import build
 from aiplat.serving.triton_local import TritonServer

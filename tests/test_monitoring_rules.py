@@ -17,14 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aiplat import cli
-from aiplat.config import PlatformConfig
+from aiplat.config import SEVERITIES, MonitoringConfig, PlatformConfig, SloConfig, duration_seconds
 from aiplat.errors import ConfigError
 from aiplat.monitoring import (
-    SEVERITIES,
-    MonitoringConfig,
     PoolCap,
-    SloConfig,
-    duration_seconds,
     platform_rule_groups,
     rule_groups,
     rules_yaml,

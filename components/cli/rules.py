@@ -1,7 +1,7 @@
 """``aiplat rules STACK --out FILE``: the stack's Prometheus alert rules as a rules file.
 
 The groups are the ones the Monitoring component puts into the cluster's PrometheusRule
-(``aiplat.monitoring.platform_rule_groups``), so ``promtool check rules FILE`` and
+(``aiplat.monitoring.rules.platform_rule_groups``), so ``promtool check rules FILE`` and
 ``promtool test rules`` check exactly what is deployed.
 """
 
@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from aiplat.errors import UsageError
-from aiplat.monitoring import platform_rule_groups, region_rule_groups, rules_yaml
+from aiplat.monitoring.rules import platform_rule_groups, region_rule_groups, rules_yaml
 from aiplat.cli._common import add_stack_arguments
 from aiplat.project import load_platform_config
 

@@ -15,12 +15,12 @@ from typing import NamedTuple
 
 import pulumi
 
-from aiplat.monitoring import POOL_NODE_LABEL
+from aiplat.refs import CAPACITY_NODE_LABEL, POOL_NODE_LABEL
 
 # -- the one table the labels, taints and tolerations derive from -----------------------
 LABEL_POOL = POOL_NODE_LABEL  # "aiplat.io/pool": one label for scheduling and for the alerts
 LABEL_ACCELERATOR = "aiplat.io/accelerator"
-LABEL_CAPACITY = "aiplat.io/capacity-type"
+LABEL_CAPACITY = CAPACITY_NODE_LABEL
 LABEL_COMMITMENT = "aiplat.io/commitment"
 # The AWS cluster-autoscaler treats nodes with this label as GPU nodes and waits for the
 # device plugin to advertise nvidia.com/gpu before calling them ready (no double scale-up).

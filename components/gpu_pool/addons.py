@@ -24,6 +24,7 @@ import yaml
 from aiplat._base import AiplatComponent
 from aiplat.gpu_pool._nodes import GPU_TOLERATION, LABEL_ACCELERATOR, LABEL_POOL, ROLES
 from aiplat.identity import irsa_trust_policy
+from aiplat.refs import GPU_ADDONS_NAMESPACE
 
 if TYPE_CHECKING:
     from aiplat.gpu_pool.args import GpuAddonsArgs
@@ -50,7 +51,7 @@ CHARTS: dict[str, dict[str, str]] = {
     },
 }
 CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.31": "v1.31.0", "1.32": "v1.32.0", "1.33": "v1.33.0", "1.34": "v1.34.0"}
-ADDON_NAMESPACE = "kube-system"
+ADDON_NAMESPACE = GPU_ADDONS_NAMESPACE
 CLUSTER_AUTOSCALER_SA = "cluster-autoscaler"
 PRIORITY_CONFIGMAP = "cluster-autoscaler-priority-expander"  # the name CA's priority expander reads
 ADDON_LABELS = {"app.kubernetes.io/managed-by": "aiplat", "app.kubernetes.io/part-of": "aiplat-gpu"}

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from aiplat.catalog import gpu as gpu_catalog
 from aiplat.errors import Problem
 from aiplat.gpu_pool.addons import CLUSTER_AUTOSCALER_IMAGE_TAGS
+from aiplat.refs import reserved_problem
 
 if TYPE_CHECKING:
     from aiplat.gpu_pool import GpuPool
@@ -84,8 +85,8 @@ def validate_pool_args(a: GpuPoolArgs) -> list[Problem]:
         p("max_nodes", f"must be >= 1, got {a.max_nodes}")
     if a.reserved_nodes < 0:
         p("reserved_nodes", f"must be >= 0, got {a.reserved_nodes}")
-    elif a.reserved_nodes > a.max_nodes:
-        p("reserved_nodes", f"reserved_nodes {a.reserved_nodes} exceeds max_nodes {a.max_nodes}")
+    elif msg := reserved_problem(a.reserved_nodes, a.max_nodes):
+        p("reserved_nodes", msg)
     if a.spot_max_nodes < 0:
         p("spot_max_nodes", f"must be >= 0, got {a.spot_max_nodes}")
     if not a.zones:

@@ -58,7 +58,8 @@ from typing import Any, Literal
 import yaml
 
 from aiplat.errors import AiplatError, UsageError
-from aiplat.monitoring import (
+from aiplat.config.monitoring import duration_seconds
+from aiplat.refs import (
     METRIC_FAILURE,
     METRIC_QUEUE_US,
     METRIC_REQUEST_SUMMARY_US,
@@ -68,7 +69,6 @@ from aiplat.monitoring import (
     REASON_LABEL,
     TRITON_METRICS_ARGS,
     VERSION_LABEL,
-    duration_seconds,
 )
 from aiplat.triton import endpoint_namespace
 

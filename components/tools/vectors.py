@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiplat.errors import ConfigError, Problem, UsageError
-from aiplat.vector_store import MILVUS_LITE_INDEX_TYPES, CollectionSpec, ScalarField
+from aiplat.config import MILVUS_LITE_INDEX_TYPES, CollectionSpec, ScalarField
 
 DEFAULT_PATH = "vector_store.collections"
 MIGRATE = "create a new collection and migrate"

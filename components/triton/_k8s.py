@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aiplat._base import AiplatComponent
-from aiplat.monitoring import METRIC_QUEUE_US, METRIC_SUCCESS, prometheus_label
+from aiplat.refs import METRIC_QUEUE_US, METRIC_SUCCESS, prometheus_label
 from aiplat.triton.args import TritonEndpointArgs
 
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002

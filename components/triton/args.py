@@ -17,9 +17,10 @@ from typing import Any, Literal
 import pulumi
 
 from aiplat.errors import Problem
+from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE
 
-DEFAULT_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
-DEFAULT_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
+DEFAULT_IMAGE = TRITON_IMAGE
+DEFAULT_PROMETHEUS_URL = PROMETHEUS_URL
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,11 @@ def bucket_name(prefix: str, region: str, endpoint: str) -> str:
 
 def validate_args(a: TritonEndpointArgs) -> list[Problem]:
     """Every problem with the args, before the first child exists (paths are arg names)."""
-    import re
-
     problems = []
     if not a.models:
         problems.append(Problem("models", "at least one model is required"))
     names = [m.name for m in a.models]
-    digest = re.compile(r"^sha256:[0-9a-f]{64}$")
+    digest = DIGEST_RE
     for i, m in enumerate(a.models):
         if names.count(m.name) > 1:
             problems.append(Problem(f"models[{i}].name", f"duplicate model {m.name!r}"))

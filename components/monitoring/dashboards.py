@@ -19,21 +19,16 @@ the team is the stack's ``team`` tag (chargeback tags are per stack).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from aiplat.monitoring import POOL_NODE_LABEL
+from aiplat.config.monitoring import duration_seconds
+from aiplat.monitoring.rules import ksm_label
+from aiplat.refs import CAPACITY_NODE_LABEL, POOL_NODE_LABEL
 
-CAPACITY_NODE_LABEL = "aiplat.io/capacity-type"  # components.gpu_pool.LABEL_CAPACITY
 SCHEMA_VERSION = 39  # Grafana 11's dashboard schema
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SUMMARY_QUANTILES = ("0.5", "0.95", "0.99")
-
-
-def ksm_label(node_label: str) -> str:
-    """kube-state-metrics' name of a Kubernetes label: aiplat.io/pool -> label_aiplat_io_pool."""
-    return "label_" + re.sub(r"[^A-Za-z0-9_]", "_", node_label)
 
 
 POOL = ksm_label(POOL_NODE_LABEL)
@@ -219,8 +214,6 @@ def cost_rate_expr(prices: list[PoolPrice], pool: str | None = None) -> str:
 
 def node_hours_expr(pool: str, capacity: str, step: str = "5m") -> str:
     """GPU node-hours over the dashboard range, sampled every ``step``."""
-    from aiplat.monitoring import duration_seconds
-
     return f"sum_over_time({_nodes(pool, capacity)}[$__range:{step}]) * {_price(duration_seconds(step) / 3600)}"
 
 

@@ -1,8 +1,8 @@
-"""Monitoring: SLO config, Prometheus alert rules, and (later) the Monitoring component.
+"""Prometheus alert rules of a stack: pure functions of its validated config.
 
-The stack's ``monitoring:`` section states the service level (p99 latency SLA, error
-ratio, queue time, GPU thresholds) and who is told (email, Slack, PagerDuty). From it,
-``rule_groups`` derives Prometheus alert rules in three tiers, labelled by severity:
+The stack's ``monitoring:`` section (``aiplat.config.MonitoringConfig``) states the
+service level (p99 latency SLA, error ratio, queue time, GPU thresholds) and who is told
+(email, Slack, PagerDuty). From it, ``rule_groups`` derives Prometheus alert rules in three tiers, labelled by severity:
 
 * ``critical`` (group ``aiplat-immediate``): endpoint down, p99 above the SLA, error
   ratio above threshold, GPU memory exhausted, GPU Xid errors, a declared model absent;
@@ -31,256 +31,34 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Severity = Literal["critical", "warning", "info"]
-SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
+from aiplat.config.monitoring import MonitoringConfig, duration_seconds
+from aiplat.refs import (  # noqa: F401  (TRITON_METRICS_ARGS: the flags the p99/p95 alerts need)
+    FAILURE_REASONS,
+    METRIC_FAILURE,
+    METRIC_QUEUE_US,
+    METRIC_REQUEST_SUMMARY_US,
+    METRIC_REQUEST_US,
+    METRIC_SUCCESS,
+    MODEL_LABEL,
+    POOL_NODE_LABEL,
+    REASON_LABEL,
+    TRITON_METRICS_ARGS,
+    VERSION_LABEL,
+    prometheus_label,
+)
 
-# Triton server flags our deployments (and the integration test) run with: the p99/p95
-# alerts need the latency summaries, which are off by default.
-TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
-
-# Triton's per-model metrics as Prometheus stores them: the one place the alert rules, the
-# KEDA trigger and the canary analysis take the names from. Checked in
-# triton-inference-server/core r25.01 (the NGC 25.01 image we pin: src/metrics.cc,
-# src/metric_model_reporter.cc) and on the 2.51 server of the nvidia-pytriton wheel.
-# Every series carries the labels `model` and `version`; failures also carry `reason`.
-METRIC_SUCCESS = "nv_inference_request_success"
-METRIC_FAILURE = "nv_inference_request_failure"
-METRIC_REQUEST_US = "nv_inference_request_duration_us"  # successful requests only
-METRIC_QUEUE_US = "nv_inference_queue_duration_us"
-METRIC_REQUEST_SUMMARY_US = "nv_inference_request_summary_us"  # only with TRITON_METRICS_ARGS
-MODEL_LABEL, VERSION_LABEL, REASON_LABEL = "model", "version", "reason"
-# `reason` values. REJECTED counts requests whose queue timeout expired; a request refused
-# because the bounded queue is full fails at enqueue (InferenceRequest::Run ->
-# FAILED_ENQUEUE) and moves no counter at all: Triton's metrics cannot see it.
-FAILURE_REASONS = ("REJECTED", "CANCELED", "BACKEND", "OTHER")
-
-
-def prometheus_label(k8s_label: str) -> str:
-    """The Prometheus label name of a Kubernetes label ('aiplat.io/track' -> 'aiplat_io_track')."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", k8s_label)
-
-# Node label the GPU pools carry; kube-state-metrics exports it (allow-listed by the
-# Monitoring component) as kube_node_labels{label_aiplat_io_pool=...}.
-POOL_NODE_LABEL = "aiplat.io/pool"  # components.gpu_pool.LABEL_POOL
+# The GPU pools' node label (POOL_NODE_LABEL) and the region label: kube-state-metrics
+# exports them (allow-listed by the Monitoring component) as kube_node_labels{label_...}.
 REGION_NODE_LABEL = "topology.kubernetes.io/region"
 
-# Prometheus durations: one or more <int><unit>, e.g. 5m, 1h30m, 30s.
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-# A Pulumi config key (optionally namespaced) naming a secret value, e.g. slackOpsWebhook
-# or aiplat:slackOpsWebhook.
-_SECRET_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*:)?[A-Za-z][A-Za-z0-9_.-]*$")
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _duration(v: str) -> str:
-    if not isinstance(v, str) or not _DURATION.match(v):
-        raise ValueError(f"{v!r} is not a Prometheus duration (e.g. 30s, 5m, 1h)")
-    return v
-
-
-def duration_seconds(v: str) -> float:
-    """'1h30m' -> 5400.0 (Prometheus duration units)."""
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", _duration(v)))
-
-
-class SloConfig(_Model):
-    """Service level objectives of the inference endpoints and the GPU health thresholds."""
-
-    p99_latency_ms: float = Field(500.0, gt=0, description="p99 request latency SLA in ms (Triton request time). Default 500.")
-    latency_for: str = Field("5m", description="How long p99 must exceed the SLA before paging. Default 5m.")
-    p95_warning_fraction: float = Field(
-        0.8, gt=0, le=1, description="Warn when p95 exceeds this fraction of the p99 SLA. Default 0.8."
-    )
-    error_ratio: float = Field(0.01, gt=0, lt=1, description="Page when failed/all requests exceeds this. Default 0.01 (1 %).")
-    error_for: str = Field("5m", description="How long the error ratio must stay above it. Default 5m.")
-    rate_window: str = Field("5m", description="Window of rate() in ratios and averages. Default 5m.")
-    down_for: str = Field("2m", description="How long an endpoint may be down before paging. Default 2m.")
-    queue_time_warning_ms: float = Field(100.0, gt=0, description="Warn when mean queue time per request exceeds it. Default 100.")
-    gpu_util_warning: float = Field(0.8, gt=0, le=1, description="Warn when a GPU's utilisation exceeds it. Default 0.8 (80 %).")
-    gpu_memory_exhaustion: float = Field(
-        0.95, gt=0, le=1, description="Page when a GPU's framebuffer use exceeds this fraction. Default 0.95."
-    )
-    gpu_for: str = Field("5m", description="How long GPU memory must stay exhausted before paging. Default 5m.")
-    warning_for: str = Field("15m", description="How long warning-tier conditions must hold. Default 15m.")
-    rate_limit_rps: float | None = Field(
-        None, gt=0, description="Request rate limit per region (the gateway throttle). Default: none, no rate alert."
-    )
-    rate_limit_warning_fraction: float = Field(
-        0.8, gt=0, le=1, description="Info alert when traffic exceeds this fraction of rate_limit_rps. Default 0.8."
-    )
-    version_change_window: str = Field(
-        "10m", description="A model version counts as new for this long after it appears. Default 10m."
-    )
-
-    _durations = field_validator(
-        "latency_for", "error_for", "rate_window", "down_for", "gpu_for", "warning_for", "version_change_window"
-    )(_duration)
-
-    @property
-    def p95_warning_ms(self) -> float:
-        return self.p99_latency_ms * self.p95_warning_fraction
-
-
-def _severities(v: list[str]) -> list[str]:
-    if not v:
-        raise ValueError("must name at least one of critical, warning, info")
-    if len(set(v)) != len(v):
-        raise ValueError("must not repeat a severity")
-    return v
-
-
-def _secret_ref(v: str) -> str:
-    if re.match(r"^[a-z][a-z0-9+.-]*://", v, re.I):
-        raise ValueError(
-            "is a plaintext URL; store it as a Pulumi secret (pulumi config set --secret aiplat:NAME URL) "
-            "and give NAME here"
-        )
-    if not _SECRET_KEY.match(v):
-        raise ValueError(f"{v!r} is not a Pulumi config key naming a secret (e.g. slackOpsWebhook)")
-    return v
-
-
-class EmailChannel(_Model):
-    address: str = Field(description="Email address alerts go to.")
-    severities: list[Severity] = Field(["critical", "warning"], description="Default: critical and warning.")
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, v: str) -> str:
-        if not _EMAIL.match(v):
-            raise ValueError(f"{v!r} is not an email address")
-        return v
-
-    _sev = field_validator("severities")(_severities)
-
-
-class SlackChannel(_Model):
-    name: str = Field(description="Receiver name (e.g. the Slack channel), unique among Slack channels.")
-    webhook_secret: str = Field(description="Pulumi secret config key holding the incoming-webhook URL; never the URL.")
-    severities: list[Severity] = Field(["critical", "warning"], description="Default: critical and warning.")
-
-    _ref = field_validator("webhook_secret")(_secret_ref)
-    _sev = field_validator("severities")(_severities)
-
-
-class PagerDutyChannel(_Model):
-    name: str = Field(description="Receiver name (e.g. the PagerDuty service), unique among PagerDuty channels.")
-    routing_key_secret: str = Field(description="Pulumi secret config key holding the Events v2 routing key.")
-    severities: list[Severity] = Field(["critical"], description="Default: critical only (pages).")
-
-    _ref = field_validator("routing_key_secret")(_secret_ref)
-    _sev = field_validator("severities")(_severities)
-
-
-class ChannelsConfig(_Model):
-    """Who is told. Alertmanager routes each alert to every channel listing its severity."""
-
-    email: list[EmailChannel] = Field(default_factory=list, description="Default: none.")
-    slack: list[SlackChannel] = Field(default_factory=list, description="Default: none.")
-    pagerduty: list[PagerDutyChannel] = Field(default_factory=list, description="Default: none.")
-
-    @field_validator("slack", "pagerduty")
-    @classmethod
-    def _unique_names(cls, v: list) -> list:
-        names = [c.name for c in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"duplicate channel name(s): {', '.join(dupes)}")
-        return v
-
-
-class MonitoringConfig(_Model):
-    """The stack's monitoring: SLOs, notification channels and budget alerts.
-
-    Every field has a default, so a stack without a ``monitoring:`` section is valid and
-    gets the default SLOs (with no one notified until channels are added)."""
-
-    slo: SloConfig = Field(default_factory=SloConfig, description="Default: the SloConfig defaults.")
-    channels: ChannelsConfig = Field(default_factory=ChannelsConfig, description="Default: no channels.")
-    budget_thresholds: list[float] = Field(
-        [0.8, 1.0], description="Budget alerts at these fractions of the monthly budget. Default [0.8, 1.0]."
-    )
-    monthly_budget_usd: float | None = Field(
-        None, gt=0, description="Monthly spend the budget alerts measure against. Default: none (no budget)."
-    )
-    gcp_billing_account: str | None = Field(
-        None, validate_default=True,
-        description="GCP billing account (XXXXXX-XXXXXX-XXXXXX) the budget is created on. Required on GCP when "
-                    "monthly_budget_usd is set; only valid on GCP. Default: none.",
-    )
-    smtp_smarthost: str | None = Field(
-        None, description="host:port of the SMTP relay Alertmanager sends email through. Default: none, so email "
-                          "channels get only the cloud-side alarms and budget alerts (SNS / Cloud Monitoring).",
-    )
-    smtp_from: str = Field("alertmanager@aiplat.invalid", description="Sender of Alertmanager's emails.")
-    runbook_url: str = Field(
-        "https://github.com/aiplat/aiplat/blob/main/docs/runbooks.md",
-        description="Runbook page; each alert links to #<alertname, lowercased>. Default: the project's runbooks.",
-    )
-    triton_job: str = Field(".*triton.*", description="Regex of the Prometheus job scraping Triton. Default .*triton.*")
-    triton_deployment: str = Field(
-        ".*triton.*", description="Regex of the Triton Deployment names (kube-state-metrics). Default .*triton.*"
-    )
-
-    @field_validator("budget_thresholds")
-    @classmethod
-    def _thresholds(cls, v: list[float]) -> list[float]:
-        if not v:
-            raise ValueError("must list at least one fraction (e.g. [0.8, 1.0])")
-        bad = [t for t in v if not 0 < t <= 2]
-        if bad:
-            raise ValueError(f"fractions must be in (0, 2], got {', '.join(map(str, bad))}")
-        if list(v) != sorted(set(v)):
-            raise ValueError("must be strictly increasing (e.g. [0.8, 1.0])")
-        return v
-
-    @field_validator("gcp_billing_account")
-    @classmethod
-    def _billing(cls, v: str | None, info) -> str | None:
-        # The cloud comes from PlatformConfig's validation context (absent when validated alone).
-        cloud = (info.context or {}).get("cloud")
-        if v is not None and not re.match(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", v):
-            raise ValueError(f"{v!r} is not a billing account id (XXXXXX-XXXXXX-XXXXXX, uppercase hex)")
-        if cloud == "aws" and v is not None:
-            raise ValueError("only valid when cloud is gcp (AWS budgets use the stack's account)")
-        if cloud == "gcp" and v is None and info.data.get("monthly_budget_usd") is not None:
-            raise ValueError("required on gcp when monthly_budget_usd is set (the billing budget lives on it)")
-        return v
-
-    @field_validator("smtp_smarthost")
-    @classmethod
-    def _smarthost(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", v):
-            raise ValueError(f"{v!r} must be host:port (e.g. email-smtp.us-east-1.amazonaws.com:587)")
-        return v
-
-    @field_validator("runbook_url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://\S+$", v) or "#" in v:
-            raise ValueError(f"{v!r} must be an http(s) URL without a #fragment (alerts add their own)")
-        return v
-
-    @field_validator("triton_job", "triton_deployment")
-    @classmethod
-    def _regex(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"{v!r} is not a regex: {exc}") from None
-        if '"' in v or "\\" in v:
-            raise ValueError(f"{v!r}: quotes and backslashes are not supported in this selector")
-        return v
+def ksm_label(node_label: str) -> str:
+    """kube-state-metrics' name of a Kubernetes label: aiplat.io/pool -> label_aiplat_io_pool."""
+    return "label_" + prometheus_label(node_label)
 
 
 # -- alert rules (pure) ------------------------------------------------------------------
@@ -416,8 +194,7 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
           "Triton serves {{ $labels.model }} without latency quantiles (threshold: no "
           f"{METRIC_REQUEST_SUMMARY_US}); run it with {' '.join(TRITON_METRICS_ARGS)}."),
     ]
-    pool_label = "label_" + prometheus_label(POOL_NODE_LABEL)
-    region_label = "label_" + prometheus_label(REGION_NODE_LABEL)
+    pool_label, region_label = ksm_label(POOL_NODE_LABEL), ksm_label(REGION_NODE_LABEL)
     for p in pools:
         warning.append(a(
             "GpuPoolAtNodeCap", "warning",

@@ -1,0 +1,169 @@
+"""PlatformConfig: the one typed contract of a stack, composed of its sections.
+
+A stack file (``stacks/Pulumi.<stack>.yaml``) holds the platform under the config key
+``aiplat:platform``. ``PlatformConfig.from_raw`` validates it once and reports *every*
+problem with its key path in a single ``ConfigError``, e.g.::
+
+    regions[1].name: 'eu-central-9' is not an AWS region
+
+Users state intent ("two regions, three zones, private endpoint"); the details (subnet
+CIDRs, NAT layout, node sizes, log retention) are derived so that the components receive
+resolved values and never guess. Checks that read another section (regions of the
+serving endpoints, the gateway's endpoints, the vector store's regions) live here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Iterator, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from aiplat import catalog
+from aiplat.config._base import _ctx, _Model, known, repeated, rule, validate_all
+from aiplat.config.cluster import ClusterConfig
+from aiplat.config.gateway import GatewayConfig
+from aiplat.config.monitoring import MonitoringConfig
+from aiplat.config.network import NetworkConfig
+from aiplat.config.regions import RegionConfig
+from aiplat.config.serving import ServingConfig
+from aiplat.config.tags import Tags
+from aiplat.config.vector_store import VectorStoreConfig
+from aiplat.errors import ConfigError, Problem
+
+Cloud = Literal["aws", "gcp"]
+Environment = Literal["dev", "test", "staging", "prod"]
+DataClassification = Literal["public", "internal", "confidential", "restricted"]
+ResidencyZone = Literal["eu", "us", "uk", "ch", "global"]
+
+
+class PlatformConfig(_Model):
+    """The validated platform of one stack. Build it with ``PlatformConfig.from_raw``."""
+
+    cloud: Cloud = Field(description="aws or gcp.")
+    environment: Environment = Field(description="dev, test, staging or prod; drives production defaults.")
+    tags: Tags
+    data_classification: DataClassification = Field(description="Highest class of data the platform handles.")
+    residency: ResidencyZone = Field(description="Where data may live: eu, us, uk, ch or global.")
+    regions: list[RegionConfig] = Field(min_length=1, description="At least one region.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description="SLOs, alert channels, budgets. Default: the MonitoringConfig defaults."
+    )
+    gcp_project: str | None = Field(
+        None, validate_default=True, description="GCP project id; required when cloud is gcp."
+    )
+
+    @field_validator("gcp_project")
+    @classmethod
+    def _gcp_project(cls, v: str | None, info: ValidationInfo) -> str | None:
+        cloud = _ctx(info, "cloud")
+        if cloud == "gcp" and not v:
+            raise ValueError("required when cloud is gcp")
+        if cloud == "gcp" and not re.match(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", v):
+            raise ValueError(f"{v!r} is not a GCP project id")
+        if cloud == "aws" and v:
+            raise ValueError("only valid when cloud is gcp")
+        return v
+
+    vector_store: VectorStoreConfig | None = Field(
+        None, description="Milvus for RAG per region and its collections. Default: none (no vector store)."
+    )
+    serving: ServingConfig | None = Field(
+        None, description="Triton endpoints (models, GPU pool, regions, scaling). Default: none (no endpoints)."
+    )
+    gateway: GatewayConfig | None = Field(
+        None, description="API gateways per region + one global hostname. Default: none (no gateway)."
+    )
+
+    # -- rules across sections (each runs on whatever validated; see aiplat.config._base) --
+    @rule
+    def _regions_distinct(self, ctx):
+        for i, name in repeated(self.regions, "name"):
+            yield Problem(f"regions[{i}].name", f"region {name!r} is listed twice")
+
+    @rule
+    def _cidrs_disjoint(self, ctx):
+        nets = [(i, r.network) for i, r in known(self.regions, "cidr")]
+        for n, (i, a) in enumerate(nets):
+            for j, b in nets[:n]:
+                if a.overlaps(b):
+                    yield Problem(f"regions[{i}].cidr", f"{a} overlaps regions[{j}].cidr {b}")
+
+    @rule
+    def _vector_store_regions(self, ctx):
+        if self.vector_store is not None:
+            yield from _under("vector_store", self.vector_store.region_problems(self._region_names()))
+
+    @rule
+    def _serving_pools(self, ctx):
+        if self.serving is not None:
+            yield from _under("serving", self.serving.region_problems(ctx.get("cloud"), self.regions))
+
+    @rule
+    def _gateway_certificates(self, ctx):
+        if self.gateway is not None:
+            yield from _under("gateway", self.gateway.certificate_problems(self._region_names()))
+
+    @rule
+    def _gateway_routes(self, ctx):
+        if self.gateway is not None:
+            served = self.serving.served() if self.serving is not None else {}
+            yield from _under("gateway", self.gateway.route_problems(served))
+
+    def _region_names(self) -> list[str]:
+        """Every region's name (raises Unknown when one failed: "not a stack region" needs them all)."""
+        return [r.name for r in self.regions]
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def from_raw(cls, raw: Any) -> "PlatformConfig":
+        """Validate a raw mapping; raise one ConfigError listing every problem (see ``validate_all``)."""
+        if not isinstance(raw, dict):
+            raise ConfigError([Problem("", f"the platform config must be a mapping, got {type(raw).__name__}")])
+        # The cloud and residency zone every section's checks read; unusable values are
+        # reported on their own keys and judge nothing else.
+        cloud = raw.get("cloud") if raw.get("cloud") in catalog.CLOUDS else None
+        zone = raw.get("residency")
+        zone = zone if isinstance(zone, str) and zone in catalog.residency_zones() else None
+        return validate_all(cls, raw, {"cloud": cloud, "residency": zone})
+
+    # -- derived values the components use ---------------------------------------------
+    @property
+    def production(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def nat_mode(self) -> str:
+        return self.network.nat or ("per_zone" if self.production else "single")
+
+    @property
+    def log_retention_days(self) -> int:
+        return self.cluster.log_retention_days or (365 if self.production else 30)
+
+    @property
+    def release_channel(self) -> str:
+        return self.cluster.release_channel or ("STABLE" if self.production else "REGULAR")
+
+    @property
+    def system_instance_type(self) -> str:
+        return self.cluster.system_nodes.instance_type or ("m6i.large" if self.cloud == "aws" else "e2-standard-4")
+
+    def standard_tags(self, stack: str) -> dict[str, str]:
+        """The one source of tags/labels; keys and values are valid as GCP labels too."""
+        return {
+            "owner": self.tags.owner,
+            "team": self.tags.team,
+            "cost-center": self.tags.cost_center,
+            "environment": self.environment,
+            "stack": stack,
+            "data-classification": self.data_classification,
+            "managed-by": "aiplat",
+            **self.tags.extra,
+        }
+
+
+def _under(section: str, problems: Iterable[Problem]) -> Iterator[Problem]:
+    for p in problems:
+        yield Problem(f"{section}.{p.path}" if p.path else section, p.message)

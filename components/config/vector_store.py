@@ -1,0 +1,307 @@
+"""``vector_store``: Milvus for RAG per region and the collections ``aiplat vectors apply`` keeps in shape.
+
+A stack states which collections it needs (name, vector dimension, metric, index,
+scalar fields); ``aiplat vectors apply`` (``aiplat.tools.vectors``) makes a running Milvus
+match those specs without ever losing data. The Milvus deployment itself is the
+``VectorStore`` component (``aiplat.vector_store``).
+
+Every problem is reported with its key path in one pass
+(``vector_store.collections[0].index.params.M: required for HNSW ...``). Milvus's own
+server-side checks are not relied on: Milvus Lite accepts any index type and any
+parameter value and only fails later, in a background index build.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator, Literal
+
+from pydantic import Field, field_validator
+
+from aiplat.config._base import _Model, known, rule
+from aiplat.errors import Problem, format_path
+
+# -- Milvus limits (Milvus 2.x docs, "Milvus Limits") -----------------------------------
+# Collection and field names: a letter or underscore, then letters, digits, underscores.
+MILVUS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_NAME_LENGTH = 255
+MAX_DIMENSION = 32768
+MAX_FIELDS = 64
+MAX_VARCHAR_LENGTH = 65535
+MAX_ARRAY_CAPACITY = 4096
+
+Metric = Literal["COSINE", "L2", "IP"]
+ScalarType = Literal["BOOL", "INT8", "INT16", "INT32", "INT64", "FLOAT", "DOUBLE", "VARCHAR", "JSON", "ARRAY"]
+ElementType = Literal["BOOL", "INT8", "INT16", "INT32", "INT64", "FLOAT", "DOUBLE", "VARCHAR"]
+IndexType = Literal["FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "HNSW", "DISKANN", "AUTOINDEX"]
+
+# Build parameters per index type: name -> (required, low, high). Ranges from the Milvus
+# index reference; anything not listed is rejected so a typo ("efconstruction") cannot
+# silently fall back to a server default.
+INDEX_PARAMS: dict[str, dict[str, tuple[bool, int, int]]] = {
+    "FLAT": {},
+    "AUTOINDEX": {},
+    "DISKANN": {},
+    "IVF_FLAT": {"nlist": (True, 1, 65536)},
+    "IVF_SQ8": {"nlist": (True, 1, 65536)},
+    "IVF_PQ": {"nlist": (True, 1, 65536), "m": (True, 1, MAX_DIMENSION), "nbits": (False, 1, 64)},
+    "HNSW": {"M": (True, 2, 2048), "efConstruction": (True, 1, 2**31 - 1)},
+}
+
+# Index types Milvus Lite (milvus-lite 3.2) builds. It *accepts* the others at
+# create_index time, then its background build fails ("unknown index_type") and
+# searches fall back to brute force, so `aiplat vectors apply` refuses them on a Lite URI.
+MILVUS_LITE_INDEX_TYPES = frozenset({"FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW", "AUTOINDEX"})
+
+
+def _err(loc: tuple, message: str) -> Problem:
+    return Problem(format_path(loc), message)
+
+
+def _check_name(kind: str, v: str) -> str:
+    if not MILVUS_NAME.match(v):
+        raise ValueError(f"{v!r} is not a valid Milvus {kind} name (a letter or '_', then letters, digits or '_')")
+    if len(v) > MAX_NAME_LENGTH:
+        raise ValueError(f"{kind} name is {len(v)} characters; Milvus allows at most {MAX_NAME_LENGTH}")
+    return v
+
+
+class ScalarField(_Model):
+    """A scalar (filterable) field stored next to each vector, e.g. ``tenant`` or ``source``."""
+
+    name: str = Field(description="Field name (Milvus naming rules), unique within the collection.")
+    type: ScalarType = Field(description="Milvus scalar type: BOOL, INT8..INT64, FLOAT, DOUBLE, VARCHAR, JSON or ARRAY.")
+    max_length: int | None = Field(
+        None,
+        description=f"VARCHAR (or ARRAY of VARCHAR) only: maximum length, 1..{MAX_VARCHAR_LENGTH}. "
+        "Default 256 for those types; must be unset for the others.",
+    )
+    element_type: ElementType | None = Field(
+        None, description="ARRAY only, required there: the element type. Must be unset for other types."
+    )
+    max_capacity: int | None = Field(
+        None, description=f"ARRAY only, required there: maximum elements, 1..{MAX_ARRAY_CAPACITY}."
+    )
+    nullable: bool = Field(False, description="Whether rows may omit the value. Default false.")
+    description: str = Field("", description="Free text stored in the schema. Default empty.")
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        return _check_name("field", v)
+
+    @rule
+    def _type_params(self, ctx):
+        errors = []
+        varchar = self.type == "VARCHAR" or (self.type == "ARRAY" and self.element_type == "VARCHAR")
+        if self.max_length is not None:
+            if not varchar:
+                errors.append(_err(("max_length",), f"only valid for VARCHAR (or ARRAY of VARCHAR), not {self.type}"))
+            elif not 1 <= self.max_length <= MAX_VARCHAR_LENGTH:
+                errors.append(_err(("max_length",), f"{self.max_length} is outside 1..{MAX_VARCHAR_LENGTH}"))
+        if self.type == "ARRAY":
+            if self.element_type is None:
+                errors.append(_err(("element_type",), "required for ARRAY"))
+            if self.max_capacity is None:
+                errors.append(_err(("max_capacity",), "required for ARRAY"))
+            elif not 1 <= self.max_capacity <= MAX_ARRAY_CAPACITY:
+                errors.append(_err(("max_capacity",), f"{self.max_capacity} is outside 1..{MAX_ARRAY_CAPACITY}"))
+        else:
+            for key in ("element_type", "max_capacity"):
+                if getattr(self, key) is not None:
+                    errors.append(_err((key,), f"only valid for ARRAY, not {self.type}"))
+        return errors
+
+    @property
+    def resolved_max_length(self) -> int | None:
+        """The VARCHAR length Milvus is given: the configured one, else 256; None for other types."""
+        if self.type == "VARCHAR" or (self.type == "ARRAY" and self.element_type == "VARCHAR"):
+            return self.max_length or 256
+        return None
+
+
+class PrimaryKey(_Model):
+    """The primary key field of a collection."""
+
+    name: str = Field("id", description="Field name. Default `id`.")
+    type: Literal["INT64", "VARCHAR"] = Field("INT64", description="INT64 or VARCHAR (the two Milvus allows). Default INT64.")
+    max_length: int | None = Field(
+        None, description=f"VARCHAR only: maximum key length, 1..{MAX_VARCHAR_LENGTH}. Default 64 for VARCHAR."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        return _check_name("field", v)
+
+    @rule
+    def _length(self, ctx):
+        if self.max_length is None:
+            return
+        if self.type != "VARCHAR":
+            yield _err(("max_length",), "only valid for a VARCHAR primary key")
+        elif not 1 <= self.max_length <= MAX_VARCHAR_LENGTH:
+            yield _err(("max_length",), f"{self.max_length} is outside 1..{MAX_VARCHAR_LENGTH}")
+
+    @property
+    def resolved_max_length(self) -> int | None:
+        return (self.max_length or 64) if self.type == "VARCHAR" else None
+
+
+class IndexSpec(_Model):
+    """The vector index of a collection: its type and build parameters.
+
+    Build parameters per type (all integers): HNSW needs ``M`` (2..2048) and
+    ``efConstruction``; IVF_FLAT and IVF_SQ8 need ``nlist`` (1..65536); IVF_PQ needs
+    ``nlist`` and ``m`` (a divisor of the dimension), ``nbits`` optional (1..64);
+    FLAT, DISKANN and AUTOINDEX take none. Unknown parameters are errors.
+    """
+
+    type: IndexType = Field("HNSW", description="Index type. Default HNSW (the usual RAG choice: fast, high recall).")
+    params: dict[str, int] = Field(
+        default_factory=lambda: {"M": 16, "efConstruction": 200},
+        description="Build parameters for the type (see above). Default {M: 16, efConstruction: 200}, "
+        "which only suits HNSW: set params whenever you set another type.",
+    )
+
+    @rule
+    def _params(self, ctx):
+        allowed = INDEX_PARAMS[self.type]
+        errors = []
+        for key, value in self.params.items():
+            if key not in allowed:
+                takes = ", ".join(allowed) or "none"
+                errors.append(_err(("params", key), f"not a parameter of {self.type} (it takes: {takes})"))
+                continue
+            _, lo, hi = allowed[key]
+            if not lo <= value <= hi:
+                errors.append(_err(("params", key), f"{value} is outside {lo}..{hi} for {self.type}"))
+        for key, (required, lo, hi) in allowed.items():
+            if required and key not in self.params:
+                errors.append(_err(("params", key), f"required for {self.type} ({lo}..{hi})"))
+        return errors
+
+
+class CollectionSpec(_Model):
+    """One Milvus collection: float vectors of one dimension, a primary key, scalar fields, one index."""
+
+    name: str = Field(description="Collection name (Milvus naming rules), unique in the stack.")
+    description: str = Field("", description="Free text stored with the collection. Default empty.")
+    dimension: int = Field(
+        ge=1, le=MAX_DIMENSION, description=f"Vector dimension (1..{MAX_DIMENSION}), the embedding model's output size."
+    )
+    metric: Metric = Field("COSINE", description="Similarity metric: COSINE, L2 or IP. Default COSINE.")
+    vector_field: str = Field("embedding", description="Name of the FLOAT_VECTOR field. Default `embedding`.")
+    primary_key: PrimaryKey = Field(default_factory=PrimaryKey, description="Default: INT64 field `id`.")
+    auto_id: bool = Field(
+        False,
+        description="Let Milvus generate INT64 keys. Default false: callers supply stable keys, so re-ingesting "
+        "a document upserts instead of duplicating it. Only valid with an INT64 primary key.",
+    )
+    index: IndexSpec = Field(default_factory=IndexSpec, description="Vector index. Default HNSW M=16 efConstruction=200.")
+    scalar_fields: list[ScalarField] = Field(default_factory=list, description="Filterable fields. Default none.")
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        return _check_name("collection", v)
+
+    @field_validator("vector_field")
+    @classmethod
+    def _valid_vector_field(cls, v: str) -> str:
+        return _check_name("field", v)
+
+    @rule
+    def _unique_field_names(self, ctx):
+        taken = {self.primary_key.name: ("primary_key", "name")}
+        if self.vector_field in taken:
+            yield _err(("vector_field",), f"{self.vector_field!r} is also the primary key name")
+        else:
+            taken[self.vector_field] = ("vector_field",)
+        for i, f in known(self.scalar_fields, "name"):
+            if f.name in taken:
+                other = ".".join(taken[f.name])
+                yield _err(("scalar_fields", i, "name"), f"{f.name!r} is already used by {other}")
+            else:
+                taken[f.name] = ("scalar_fields", str(i), "name")
+
+    @rule
+    def _field_count(self, ctx):
+        if 2 + len(self.scalar_fields) > MAX_FIELDS:
+            yield _err(("scalar_fields",), f"{len(self.scalar_fields)} fields; Milvus allows {MAX_FIELDS} per collection "
+                                           "including the key and vector")
+
+    @rule
+    def _auto_id(self, ctx):
+        if self.auto_id and self.primary_key.type != "INT64":
+            yield _err(("auto_id",), "only valid with an INT64 primary key; Milvus generates integer keys")
+
+    @rule
+    def _pq_divides_dimension(self, ctx):
+        m = self.index.params.get("m")
+        if self.index.type == "IVF_PQ" and m and self.dimension % m:
+            yield _err(("index", "params", "m"), f"{m} does not divide the dimension {self.dimension}")
+
+
+class VectorStoreConfig(_Model):
+    """Milvus per region for RAG, and the collections `aiplat vectors apply` keeps in shape."""
+
+    enabled: bool = Field(True, description="Deploy the vector store. Default true when the section is present.")
+    mode: Literal["standalone", "cluster"] | None = Field(
+        None,
+        description="Milvus deployment mode. Default: cluster in prod (replicated, survives a node loss), "
+        "standalone elsewhere (one pod, cheap).",
+    )
+    regions: list[str] | None = Field(
+        None, description="Stack regions that get a Milvus. Default: every region of the stack. Each must be a stack region."
+    )
+    storage_gb: int = Field(
+        50, ge=10, le=16384, description="Persistent volume size per Milvus data volume, GiB (10..16384). Default 50."
+    )
+    collections: list[CollectionSpec] = Field(
+        default_factory=list, description="Collections applied by `aiplat vectors apply`. Default none."
+    )
+    client_namespaces: list[str] = Field(
+        default_factory=lambda: ["rag"],
+        description="Namespaces whose pods may reach Milvus (the NetworkPolicy), besides the stack's Triton "
+        "endpoint namespaces in the same region, which are always admitted. Default [rag].",
+    )
+
+    @rule
+    def _unique(self, ctx):
+        first: dict[str, int] = {}
+        for i, c in known(self.collections, "name"):
+            if c.name in first:
+                yield _err(("collections", i, "name"),
+                           f"duplicate collection name {c.name!r} (first at collections[{first[c.name]}])")
+            first.setdefault(c.name, i)
+
+    @rule
+    def _regions_listed(self, ctx):
+        if self.regions is not None and not self.regions:
+            yield _err(("regions",), "empty; omit it for every stack region, or set enabled: false")
+
+    def resolved_mode(self, environment: str) -> str:
+        """The deployment mode: the configured one, else cluster for prod and standalone elsewhere."""
+        return self.mode or ("cluster" if environment == "prod" else "standalone")
+
+    def resolved_regions(self, stack_regions: list[str]) -> list[str]:
+        """Regions that get a Milvus, in stack order: the configured ones, else all."""
+        wanted = set(self.regions) if self.regions is not None else set(stack_regions)
+        return [r for r in stack_regions if r in wanted]
+
+    def region_problems(self, stack_regions: list[str]) -> Iterator[Problem]:
+        """``regions[i]`` for each listed region that is repeated or not a stack region (data stays in-region).
+
+        Checked by PlatformConfig, which knows the stack's regions."""
+        listed = self.regions or []
+        for i, r in enumerate(listed):
+            if listed.index(r) != i:
+                yield _err(("regions", i), f"region {r!r} is listed twice")
+            elif r not in stack_regions:
+                yield _err(("regions", i), f"{r!r} is not a region of this stack ({', '.join(stack_regions)}); "
+                                           "Milvus runs only next to a stack cluster")
+
+
+# =========================================================================================
+# The VectorStore component: Milvus in one region, next to the documents it indexes
