@@ -62,6 +62,9 @@ class ClusterArgs:
     """Physical cluster name (EKS <= 100, GKE <= 40 characters)."""
     kubernetes_version: str
     zones: list[str]
+    extended_support: bool = False
+    """EKS: stay in (paid) extended support after standard support ends. Default false: the
+    cluster's upgrade policy is STANDARD, so EKS upgrades it instead of billing extended support."""
     subnet_ids: list[pulumi.Input[str]] = field(default_factory=list)
     """AWS: private subnets for the control plane ENIs and the system nodes."""
     network: pulumi.Input[str] | None = None
@@ -155,6 +158,7 @@ class Cluster(AiplatComponent):
             f"{n}-eks",
             name=a.cluster_name,
             version=a.kubernetes_version,
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="EXTENDED" if a.extended_support else "STANDARD"),
             role_arn=role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=a.subnet_ids,

@@ -12,10 +12,13 @@ Full scale means every autoscaler at its cap:
   ``aiplat.io/capacity-type: reserved`` (or consuming a reservation);
 - on-demand node groups/pools at their max size at the on-demand price;
 - spot at their max size, priced at on-demand (an upper bound: spot has no list price);
-- fixed costs per cluster control plane, NAT gateway, load balancer and API gateway
-  (``components/catalog/fixed_costs.yaml``).
-Instance types the GPU catalog does not price (system node groups) are listed as
-unpriced rather than guessed.
+- fixed costs per NAT gateway, load balancer and API gateway
+  (``components/catalog/fixed_costs.yaml``), and per cluster control plane at the price of
+  its Kubernetes version's support period on the catalog's date (standard or extended,
+  ``components/catalog/kubernetes.yaml``).
+Node types come from one catalog (``aiplat.catalog.instances``: GPU and general-purpose
+types alike). What it cannot price (a type in neither file, a region a type is not offered
+in, a size or version unknown at preview) is listed as unpriced rather than guessed.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from aiplat.catalog import gpu, region_of_zone
-from aiplat.refs import CAPACITY_NODE_LABEL
 from pulumi_policy import proxy as _proxy
+
+from aiplat.catalog import gpu, instances, kubernetes, region_of_zone
+from aiplat.refs import CAPACITY_NODE_LABEL
 
 from aiplat.policies._props import UNKNOWN, cloud_of
 
@@ -38,15 +42,19 @@ HOURS_PER_MONTH = 730  # 8760 / 12, the figure the clouds' calculators use
 CAPACITY_LABEL = CAPACITY_NODE_LABEL  # the GPU pools' node label (aiplat.refs)
 COMMITMENT_LABEL = "aiplat.io/commitment"
 
+CONTROL_PLANE_ITEM = "cluster_control_plane"
+# Control planes are priced by their Kubernetes version's support period: type -> (cloud, version input).
+CONTROL_PLANES = {
+    "aws:eks/cluster:Cluster": ("aws", "version"),
+    "gcp:container/cluster:Cluster": ("gcp", "minMasterVersion"),
+}
 FIXED_TYPES = {
-    "aws:eks/cluster:Cluster": "cluster_control_plane",
     "aws:ec2/natGateway:NatGateway": "nat_gateway",
     "aws:lb/loadBalancer:LoadBalancer": "load_balancer",
     "aws:alb/loadBalancer:LoadBalancer": "load_balancer",
     "aws:elb/loadBalancer:LoadBalancer": "load_balancer",
     "aws:apigatewayv2/api:Api": "api_gateway_base",
     "aws:apigateway/restApi:RestApi": "api_gateway_base",
-    "gcp:container/cluster:Cluster": "cluster_control_plane",
     "gcp:compute/routerNat:RouterNat": "nat_gateway",
     "gcp:compute/forwardingRule:ForwardingRule": "load_balancer",
     "gcp:compute/globalForwardingRule:GlobalForwardingRule": "load_balancer",
@@ -205,6 +213,7 @@ def estimate_resources(resources: Iterable[Resource], term: str = "1y") -> CostE
     pools: dict[tuple[str, str, str, str], _Pool] = defaultdict(_Pool)
     reservations: dict[tuple[str, str, str], _Pool] = defaultdict(_Pool)
     fixed: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    control_planes: dict[tuple[str, str, str], list[str]] = defaultdict(list)  # (cloud, region, period)
 
     def launch_template(r: Resource) -> Resource | None:
         for urn in r.property_dependencies.get("launchTemplate", []):
@@ -293,13 +302,23 @@ def estimate_resources(resources: Iterable[Resource], term: str = "1y") -> CostE
             pool.nodes += total
             pool.names.append(r.name)
             pool.term = pool.term or (_get(labels, COMMITMENT_LABEL) if isinstance(labels, dict) else None)
-        elif r.type in FIXED_TYPES:
-            cloud = cloud_of(r.type)
+        elif r.type in CONTROL_PLANES:
+            cloud, version_key = CONTROL_PLANES[r.type]
             region = r.region or "global"
-            if r.type == "gcp:container/cluster:Cluster" and isinstance(_get(r.props, "location"), str):
+            if cloud == "gcp" and isinstance(_get(r.props, "location"), str):
                 loc = _get(r.props, "location")
                 region = region_of_zone("gcp", loc) or loc
-            fixed[(FIXED_TYPES[r.type], cloud, region)].append(r.name)
+            version = _get(r.props, version_key)
+            period = kubernetes.support(cloud, version) if isinstance(version, str) else None
+            if period not in ("standard", "extended"):
+                why = f"Kubernetes version {version!r} is {period or 'not in the catalog'}" if isinstance(version, str) \
+                    else f"{version_key} unknown"
+                unpriced.append(f"{r.name}: control plane: {why} (components/catalog/kubernetes.yaml)")
+                continue
+            control_planes[(cloud, region, period)].append(r.name)
+        elif r.type in FIXED_TYPES:
+            cloud = cloud_of(r.type)
+            fixed[(FIXED_TYPES[r.type], cloud, r.region or "global")].append(r.name)
         elif r.type == "kubernetes:core/v1:Service" and _get(r.props, "spec", "type") == "LoadBalancer":
             # The cloud controller creates a load balancer per Service of this type.
             fixed[("load_balancer", stack_cloud, "in-cluster")].append(r.name)
@@ -316,9 +335,10 @@ def estimate_resources(resources: Iterable[Resource], term: str = "1y") -> CostE
     for (category, cloud, region, itype), pool in sorted(pools.items(), key=lambda kv: (order[kv[0][0]], kv[0][1:])):
         if pool.nodes <= 0:
             continue
-        spec = gpu.get_instance_type(cloud, itype)
+        spec = instances.get(cloud, itype)
         if spec is None or not spec.offered_in(region):
-            why = "not a GPU type in components/catalog/gpu_instances.yaml" if spec is None else f"not offered in {region}"
+            why = "not in the instance catalog (components/catalog/gpu_instances.yaml, machines.yaml)" \
+                if spec is None else f"not offered in {region}"
             unpriced.append(f"{pool.nodes}x {itype} {region} ({category}; {', '.join(pool.names)}): {why}")
             continue
         price = spec.price(region)
@@ -326,6 +346,11 @@ def estimate_resources(resources: Iterable[Resource], term: str = "1y") -> CostE
         hourly = price.reserved_hourly(pool_term) if category == "reserved" else price.on_demand_hourly
         lines.append(CostLine(category, itype, cloud, region, pool.nodes, pool.nodes * spec.gpus, hourly,
                               round(pool.nodes * hourly * HOURS_PER_MONTH, 2), tuple(pool.names)))
+    for (cloud, region, period), names in sorted(control_planes.items()):
+        hourly = kubernetes.control_plane_hourly(cloud, period)
+        item = CONTROL_PLANE_ITEM if period == "standard" else f"{CONTROL_PLANE_ITEM} (extended support)"
+        lines.append(CostLine("fixed", item, cloud, region, len(names), 0, hourly,
+                              round(len(names) * hourly * HOURS_PER_MONTH, 2), tuple(names)))
     for (key, cloud, region), names in sorted(fixed.items()):
         hourly = gpu.fixed_costs(cloud)[key]
         lines.append(CostLine("fixed", key, cloud, region, len(names), 0, hourly,

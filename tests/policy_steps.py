@@ -136,7 +136,7 @@ def good_aws_eu() -> Steps:
     key = g.add("aws:kms/key:Key", "secrets", {"description": "EKS secrets", "enableKeyRotation": True,
                                                "deletionWindowInDays": 30}, p, protect=True)
     cluster = g.add("aws:eks/cluster:Cluster", "cluster", {
-        "name": "fixture-eu", "roleArn": "arn:aws:iam::123456789012:role/cluster", "version": "1.31",
+        "name": "fixture-eu", "roleArn": "arn:aws:iam::123456789012:role/cluster", "version": "1.35",
         "vpcConfig": {"subnetIds": [UNKNOWN], "endpointPrivateAccess": True, "endpointPublicAccess": False},
         "encryptionConfig": {"provider": {"keyArn": "arn:aws:kms:eu-central-1:123456789012:key/abc"},
                              "resources": ["secrets"]},
@@ -213,7 +213,7 @@ def good_gcp_eu() -> Steps:
         "encryption": {"defaultKmsKeyName": "projects/fixture-project/locations/eu/keyRings/r/cryptoKeys/k"},
     }, p, protect=True)
     cluster = g.add("gcp:container/cluster:Cluster", "gke", {
-        "name": "fixture-gke", "location": "europe-west4", "nodeLocations": ["europe-west4-a", "europe-west4-b"],
+        "name": "fixture-gke", "location": "europe-west4", "minMasterVersion": "1.35", "nodeLocations": ["europe-west4-a", "europe-west4-b"],
         "workloadIdentityConfig": {"workloadPool": "fixture-project.svc.id.goog"},
         "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True,
                                  "masterIpv4CidrBlock": "172.16.0.0/28"},

@@ -134,9 +134,7 @@ def test_offering_problem_messages():
 
 
 def test_fixed_costs():
-    assert gpu.fixed_costs("aws") == {
-        "cluster_control_plane": 0.10, "nat_gateway": 0.045, "load_balancer": 0.0225, "api_gateway_base": 0.0,
-    }
+    assert gpu.fixed_costs("aws") == {"nat_gateway": 0.045, "load_balancer": 0.0225, "api_gateway_base": 0.0}
     assert set(gpu.fixed_costs("gcp")) == set(gpu.FIXED_COST_KEYS)
     gpu.fixed_costs("aws")["nat_gateway"] = 99  # callers get a copy
     assert gpu.fixed_costs("aws")["nat_gateway"] == 0.045
@@ -213,13 +211,13 @@ def test_fixed_costs_loader_requires_every_key(tmp_path):
     path = tmp_path / "fixed.yaml"
     path.write_text(
         'source: s\ndate: "2026-11-22"\nunit: USD per hour\n'
-        "aws: {cluster_control_plane: 0.1, nat_gateway: 0.045, load_balancer: -1, api_gateway_base: 0, egress: 1}\n"
-        "gcp: {cluster_control_plane: 0.1, nat_gateway: 0.044, load_balancer: 0.025}\n"
+        "aws: {nat_gateway: 0.045, load_balancer: -1, api_gateway_base: 0, egress: 1}\n"
+        "gcp: {nat_gateway: 0.044, load_balancer: 0.025}\n"
     )
     with pytest.raises(ConfigError) as info:
         gpu.load_fixed_costs(path)
     assert [str(p) for p in info.value.problems] == [
-        "aws.egress: unknown key (expected cluster_control_plane, nat_gateway, load_balancer, api_gateway_base)",
+        "aws.egress: unknown key (expected nat_gateway, load_balancer, api_gateway_base)",
         "aws.load_balancer: must be >= 0",
         "gcp.api_gateway_base: missing",
     ]

@@ -183,3 +183,34 @@ def test_mutated_configs_yield_a_graph_or_a_config_error(data):
         return
     rec = run_stack(stack, {**config, CONFIG_KEY: raw})
     assert any(r.type in ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster") for r in rec.resources)
+
+
+def test_kubernetes_versions_come_from_the_catalog_with_their_support_period():
+    raw = dev_raw()
+    raw["cluster"].pop("kubernetes_version")
+    assert PlatformConfig.from_raw(raw).kubernetes_version == "1.35"  # newest in standard support, 2026-12-02
+    raw["cluster"]["kubernetes_version"] = "1.33"
+    assert problems(raw) == [
+        "cluster.kubernetes_version: 1.33 left standard support on EKS on 2026-07-29 and is in paid extended "
+        "support; upgrade to 1.35 or set cluster.extended_support: true"]
+    raw["cluster"]["extended_support"] = True
+    cfg = PlatformConfig.from_raw(raw)
+    assert (cfg.kubernetes_version, cfg.cluster.extended_support) == ("1.33", True)
+    raw["cluster"]["kubernetes_version"] = "1.31"
+    assert problems(raw) == ["cluster.kubernetes_version: 1.31 is past the end of extended support on EKS on "
+                             "2026-12-02; use 1.35"]
+    raw["cluster"]["kubernetes_version"] = "1.29"
+    assert problems(raw) == ["cluster.kubernetes_version: '1.29' is not a known EKS version in the catalog (1.31, 1.32, "
+                             "1.33, 1.34, 1.35; in standard support on 2026-12-02: 1.35)"]
+
+
+def test_an_eks_cluster_upgrades_at_the_end_of_standard_support_unless_it_opted_in(tmp_path):
+    from tests._project import stack_config
+
+    config = stack_config("dev")
+    [eks] = run_stack("dev", config).of_type("aws:eks/cluster:Cluster")
+    assert eks.inputs["upgradePolicy"] == {"supportType": "STANDARD"} and eks.inputs["version"] == "1.35"
+    platform = copy.deepcopy(config[CONFIG_KEY])
+    platform["cluster"].update(kubernetes_version="1.34", extended_support=True)
+    [eks] = run_stack("dev", {**config, CONFIG_KEY: platform}).of_type("aws:eks/cluster:Cluster")
+    assert eks.inputs["upgradePolicy"] == {"supportType": "EXTENDED"} and eks.inputs["version"] == "1.34"

@@ -36,7 +36,7 @@ def test_dev_network_and_cluster(record):
     eks = one(rec, "aws:eks/cluster:Cluster")
     # the cluster's secrets key (Triton's model buckets have their own keys)
     key = next(k for k in by_type(rec, "aws:kms/key:Key") if k.name == "dev-us-east-1-secrets")
-    assert eks.inputs["name"] == "aiplat-dev-us-east-1" and eks.inputs["version"] == "1.32"
+    assert eks.inputs["name"] == "aiplat-dev-us-east-1" and eks.inputs["version"] == "1.35"
     assert eks.inputs["vpcConfig"]["endpointPrivateAccess"] is True
     assert eks.inputs["vpcConfig"]["endpointPublicAccess"] is True
     assert eks.inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]

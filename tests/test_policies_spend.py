@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from aiplat.catalog import gpu
+from aiplat.catalog import gpu, instances, kubernetes
 from aiplat.cli.check import cost_table, verdict_table
 from aiplat.policies import cost, offline
 from tests.policy_steps import approved_catalog, eu_config, good_aws_eu, good_gcp_eu
@@ -24,6 +24,7 @@ def run(g, tmp_path, **spend):
 def test_aws_estimate_reserved_on_demand_fixed():
     price = gpu.get_instance_type("aws", "g6e.xlarge").price("eu-central-1")
     fixed = gpu.fixed_costs("aws")
+    control_plane = kubernetes.control_plane_hourly("aws", "standard")  # the fixture runs 1.35
     est = cost.estimate(good_aws_eu().steps)
     lines = {(line.category, line.item): line for line in est.lines}
     reserved = lines[("reserved", "g6e.xlarge")]
@@ -31,10 +32,10 @@ def test_aws_estimate_reserved_on_demand_fixed():
     assert set(reserved.resources) == {"gpu-reserved-a", "gpu-reserved"}
     burst = lines[("on-demand", "g6e.xlarge")]
     assert (burst.units, burst.unit_hourly_usd) == (4, price.on_demand_hourly)
-    assert lines[("fixed", "cluster_control_plane")].monthly_usd == pytest.approx(fixed["cluster_control_plane"] * H)
+    assert lines[("fixed", "cluster_control_plane")].monthly_usd == pytest.approx(control_plane * H)
     assert lines[("fixed", "nat_gateway")].units == 1
     expected = (2 * price.reserved_1y_hourly + 4 * price.on_demand_hourly
-                + fixed["cluster_control_plane"] + fixed["nat_gateway"] + fixed["api_gateway_base"]) * H
+                + control_plane + fixed["nat_gateway"] + fixed["api_gateway_base"]) * H
     assert est.monthly_usd == pytest.approx(expected, abs=0.02)
     assert est.total_gpus == 6
     assert est.unpriced == []
@@ -61,15 +62,31 @@ def test_gcp_estimate_counts_zones_of_regional_pools():
     assert est.total_gpus == 6 * gpu.get_instance_type("gcp", "g2-standard-8").gpus
 
 
-def test_non_gpu_and_unknown_caps_are_listed_unpriced():
+def test_system_nodes_are_priced_and_unknown_types_and_caps_listed_unpriced():
     g = good_aws_eu()
     p = g.state("vpc")["provider"]
     g.add("aws:eks/nodeGroup:NodeGroup", "system", {"instanceTypes": ["m6i.large"],
                                                     "scalingConfig": {"maxSize": 3, "minSize": 2}}, p)
+    g.add("aws:eks/nodeGroup:NodeGroup", "odd", {"instanceTypes": ["x9z.huge"],
+                                                 "scalingConfig": {"maxSize": 2, "minSize": 0}}, p)
     g.inputs("gpu-burst")["scalingConfig"]["maxSize"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     est = cost.estimate(g.steps)
-    assert any(u.startswith("3x m6i.large eu-central-1 (on-demand; system)") for u in est.unpriced)
+    system = next(line for line in est.lines if line.item == "m6i.large")
+    price = instances.get("aws", "m6i.large").price("eu-central-1").on_demand_hourly
+    assert (system.category, system.units, system.gpus, system.unit_hourly_usd) == ("on-demand", 3, 0, price)
+    assert any(u.startswith("2x x9z.huge eu-central-1 (on-demand; odd): not in the instance catalog") for u in est.unpriced)
     assert any(u.startswith("gpu-burst:") for u in est.unpriced)
+
+
+def test_control_planes_are_priced_by_their_kubernetes_support_period():
+    g = good_aws_eu()
+    g.inputs("cluster")["version"] = "1.33"  # extended support on the catalog's date
+    line = next(line for line in cost.estimate(g.steps).lines if line.item.startswith("cluster_control_plane"))
+    assert (line.item, line.unit_hourly_usd) == ("cluster_control_plane (extended support)", 0.60)
+    g.inputs("cluster")["version"] = "1.29"
+    est = cost.estimate(g.steps)
+    assert not any(line.item.startswith("cluster_control_plane") for line in est.lines)
+    assert "cluster: control plane: Kubernetes version '1.29' is not in the catalog" in " ".join(est.unpriced)
 
 
 def test_estimate_json_and_table():

@@ -42,7 +42,8 @@ _NAME_PATTERNS = {
     "aws": re.compile(r"^(?P<family>[a-z][a-z0-9-]*)\.(?P<size>\d*x?large|metal[\w-]*)$"),
     "gcp": re.compile(r"^(?P<family>[a-z]\d)-[a-z]+-\w+$"),
 }
-FIXED_COST_KEYS = ("cluster_control_plane", "nat_gateway", "load_balancer", "api_gateway_base")
+# Control planes are priced by Kubernetes support period in kubernetes.yaml, not here.
+FIXED_COST_KEYS = ("nat_gateway", "load_balancer", "api_gateway_base")
 
 
 class RegionPrice(BaseModel):

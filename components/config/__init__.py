@@ -15,7 +15,7 @@ tools and policies can read a stack's contract without loading Pulumi providers.
 from __future__ import annotations
 
 from aiplat.config._base import CLOUD_NAMES, DNS_LABEL, LABEL_VALUE, LOG_RETENTION_DAYS, DnsLabel
-from aiplat.config.cluster import KUBERNETES_VERSIONS, ClusterConfig, SystemNodesConfig
+from aiplat.config.cluster import ClusterConfig, SystemNodesConfig
 from aiplat.config.gateway import (
     ACM_ARN,
     HEALTH_PATH,
@@ -116,7 +116,6 @@ __all__ = [
     "DNS_LABEL",
     "LABEL_VALUE",
     "LOG_RETENTION_DAYS",
-    "KUBERNETES_VERSIONS",
     "HTTP_METHODS",
     "HEALTH_PATH",
     "ROUTE_PATH",

@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from aiplat.catalog import kubernetes
 from aiplat.config._base import _Model, _retention, rule
 from aiplat.errors import Problem
 
-KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
+CLOUD_NAMES = {"aws": "EKS", "gcp": "GKE"}
 
 
 class SystemNodesConfig(_Model):
@@ -25,23 +26,57 @@ class SystemNodesConfig(_Model):
 
 
 class ClusterConfig(_Model):
-    kubernetes_version: str = Field("1.32", description=f"One of {', '.join(KUBERNETES_VERSIONS)}. Default 1.32.")
+    kubernetes_version: str | None = Field(
+        None,
+        description="Minor version of the control plane, from components/catalog/kubernetes.yaml. Default: the "
+                    "newest version in standard support on the catalog's date. A version in extended support "
+                    "needs extended_support: true; one past extended support is refused.",
+    )
+    extended_support: bool = Field(
+        False,
+        description="Allow a version in extended support (paid: EKS 0.60 instead of 0.10 USD per cluster hour; "
+                    "GKE needs release_channel EXTENDED). Default false: EKS clusters are set to upgrade at the "
+                    "end of standard support instead of entering extended support.",
+    )
     endpoint_public_access: bool = Field(False, description="Public API endpoint. Default false (private only).")
     public_access_cidrs: list[str] = Field(
         default_factory=list, description="Allow-list for the public endpoint; required when it is on."
     )
     system_nodes: SystemNodesConfig = Field(default_factory=SystemNodesConfig)
     log_retention_days: int | None = Field(None, description="Control-plane logs. Default: 365 in prod, 30 elsewhere.")
-    release_channel: Literal["RAPID", "REGULAR", "STABLE"] | None = Field(
-        None, description="GKE only. Default: STABLE in prod, REGULAR elsewhere."
+    release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"] | None = Field(
+        None, description="GKE only. Default: STABLE in prod, REGULAR elsewhere (EXTENDED with extended_support)."
     )
 
-    @field_validator("kubernetes_version")
-    @classmethod
-    def _version(cls, v: str) -> str:
-        if v not in KUBERNETES_VERSIONS:
-            raise ValueError(f"{v!r} is not a supported Kubernetes version ({', '.join(KUBERNETES_VERSIONS)})")
-        return v
+    @rule
+    def _version(self, ctx):
+        cloud = ctx.get("cloud")
+        if cloud not in CLOUD_NAMES or self.kubernetes_version is None:
+            return
+        v, known = self.kubernetes_version, kubernetes.versions(cloud)
+        period = kubernetes.support(cloud, v)
+        on = kubernetes.catalog_date().isoformat()
+        standard = ", ".join(kubernetes.in_standard_support(cloud)) or "none"
+        if period is None:
+            yield Problem("kubernetes_version", f"{v!r} is not a known {CLOUD_NAMES[cloud]} version in the catalog "
+                                                f"({', '.join(known)}; in standard support on {on}: {standard})")
+        elif period in ("unreleased", "ended"):
+            what = "not released yet" if period == "unreleased" else "past the end of extended support"
+            yield Problem("kubernetes_version", f"{v} is {what} on {CLOUD_NAMES[cloud]} on {on}; use {standard}")
+        elif period == "extended" and not self.extended_support:
+            end = known[v].standard_support_end.isoformat()
+            yield Problem("kubernetes_version", f"{v} left standard support on {CLOUD_NAMES[cloud]} on {end} and is "
+                                                f"in paid extended support; upgrade to {standard} or set "
+                                                "cluster.extended_support: true")
+        if cloud == "gcp" and self.extended_support and self.release_channel not in (None, "EXTENDED"):
+            yield Problem("release_channel", "extended support on GKE is the EXTENDED channel; set it or drop "
+                                             "extended_support")
+
+    def resolved_kubernetes_version(self, cloud: str) -> str:
+        """The configured version, else the newest in standard support on the catalog's date."""
+        if self.kubernetes_version:
+            return self.kubernetes_version
+        return max(kubernetes.in_standard_support(cloud), key=lambda v: tuple(int(x) for x in v.split(".")))
 
     @field_validator("public_access_cidrs")
     @classmethod

@@ -144,7 +144,15 @@ class PlatformConfig(_Model):
 
     @property
     def release_channel(self) -> str:
-        return self.cluster.release_channel or ("STABLE" if self.production else "REGULAR")
+        if self.cluster.release_channel:
+            return self.cluster.release_channel
+        if self.cluster.extended_support:
+            return "EXTENDED"
+        return "STABLE" if self.production else "REGULAR"
+
+    @property
+    def kubernetes_version(self) -> str:
+        return self.cluster.resolved_kubernetes_version(self.cloud)
 
     @property
     def system_instance_type(self) -> str:

@@ -50,7 +50,10 @@ CHARTS: dict[str, dict[str, str]] = {
         "version": "4.8.1",
     },
 }
-CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.31": "v1.31.0", "1.32": "v1.32.0", "1.33": "v1.33.0", "1.34": "v1.34.0"}
+# registry.k8s.io/autoscaling/cluster-autoscaler, one per control-plane minor (the autoscaler
+# supports exactly its own minor); tags checked in kubernetes/autoscaler (cluster-autoscaler-1.3x.y).
+CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.31": "v1.31.0", "1.32": "v1.32.0", "1.33": "v1.33.0", "1.34": "v1.34.0",
+                                 "1.35": "v1.35.0"}
 ADDON_NAMESPACE = GPU_ADDONS_NAMESPACE
 CLUSTER_AUTOSCALER_SA = "cluster-autoscaler"
 PRIORITY_CONFIGMAP = "cluster-autoscaler-priority-expander"  # the name CA's priority expander reads

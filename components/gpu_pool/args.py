@@ -121,8 +121,8 @@ class GpuAddonsArgs:
     """Kubernetes provider of the cluster (``Cluster.kube_provider``). Required."""
     pools: list[GpuPool]
     """The cluster's GPU pools (priority expander tiers). Required, non-empty."""
-    kubernetes_version: str = "1.32"
-    """Control-plane minor version; picks the cluster-autoscaler image. Default 1.32."""
+    kubernetes_version: str = "1.35"
+    """Control-plane minor version; picks the cluster-autoscaler image. Default 1.35."""
     oidc_provider_arn: pulumi.Input[str] | None = None
     """AWS: the cluster's IAM OIDC provider (IRSA trust). Required on AWS."""
     oidc_issuer: pulumi.Input[str] | None = None
