@@ -196,3 +196,33 @@ def test_serve_cli_runs_until_interrupted(example_repo):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_load_request_is_what_tritonclient_sends_and_triton_answers_it(triton):
+    """The load generator's bytes are tritonclient's own request; a response is checked as it should be."""
+    import tritonclient.http as httpclient
+
+    from aiplat.serving.loadtest import InferRequest, _Connection
+    from aiplat.serving.smoke import ModelIO
+
+    client = httpclient.InferenceServerClient(triton.http_url)
+    io = ModelIO.fetch(client, "linear-classifier")
+    request = InferRequest.build(f"http://{triton.http_url}", "linear-classifier", "", io, 3)
+    body, json_size = httpclient.InferenceServerClient.generate_request_body(
+        io.build_inputs(3), outputs=io.requested_outputs())
+    assert request.payload.endswith(b"\r\n\r\n" + body)
+    assert f"Inference-Header-Content-Length: {json_size}".encode() in request.payload
+    conn = _Connection(request.host, request.port, 5)
+    try:
+        for _ in range(3):  # keep-alive: the same connection answers again
+            status, header_len, answer = conn.exchange(request.payload)
+            assert request.check(status, header_len, answer) is None
+        wrong = InferRequest(request.host, request.port, request.payload, ("PROBS", "NOPE"), 3)
+        assert wrong.check(*conn.exchange(request.payload)) == "output NOPE missing from the response"
+        bad_batch = InferRequest(request.host, request.port, request.payload, ("PROBS",), 4)
+        assert bad_batch.check(*conn.exchange(request.payload)) == "output PROBS: batch dim [3], expected 4"
+        missing = request.payload.replace(b"/v2/models/linear-classifier/infer", b"/v2/models/no-such-model/infer")
+        status, header_len, answer = conn.exchange(missing)
+        assert status == 404 and request.check(status, header_len, answer).startswith("HTTP 404: ")
+    finally:
+        conn.close()
