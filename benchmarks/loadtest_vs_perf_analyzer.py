@@ -60,7 +60,7 @@ def run_perf_analyzer(pa: Path, env: dict, url: str, model: str, concurrency: in
            "--measurement-mode=time_windows", f"--measurement-interval={int(duration * 1000)}",
            "--stability-percentage=100", "--max-trials=10", "-f", str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                          timeout=duration * 6 + 60)
+                          timeout=duration * 12 + 60)  # up to --max-trials=10 windows, then the report
     if proc.returncode != 0:
         raise SystemExit(f"perf_analyzer failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     row = next(csv.DictReader(out.open()))
