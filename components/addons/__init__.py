@@ -213,21 +213,6 @@ class ClusterAddons(AiplatComponent):
             "volumes_key_arn": self.volumes_key_arn,
         })
 
-    def _release(self, key: str, namespace: str, values: Any, create_namespace: bool = False,
-                 **opts) -> k8s.helm.v3.Release:
-        """The pinned chart ``key`` as release ``key`` (atomic: a failed install rolls back)."""
-        chart = CHARTS[key]
-        return k8s.helm.v3.Release(
-            f"{self._name}-{key}",
-            name=key,
-            chart=chart["chart"],
-            version=chart["version"],
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart["repo"]),
-            namespace=namespace,
-            create_namespace=create_namespace,
-            values=values,
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
-            opts=self._k8s(**opts),
-        )
+    def _release(self, key: str, namespace: str, values: Any, **opts) -> k8s.helm.v3.Release:
+        """The pinned chart ``key`` (``CHARTS``) as release ``key``."""
+        return self._pinned_release(key, CHARTS[key], namespace, values, **opts)

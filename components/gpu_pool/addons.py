@@ -215,21 +215,7 @@ def dcgm_exporter(comp: AiplatComponent, a: GpuAddonsArgs) -> k8s.helm.v3.Releas
 
 def _release(comp: AiplatComponent, key: str, values: dict[str, Any], **opts) -> k8s.helm.v3.Release:
     """The pinned chart ``key`` as release ``key`` in kube-system, owned by ``comp``."""
-    chart = CHARTS[key]
-    release = k8s.helm.v3.Release(
-        f"{comp._name}-{key}",
-        name=key,
-        chart=chart["chart"],
-        version=chart["version"],
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart["repo"]),
-        namespace=ADDON_NAMESPACE,
-        values=values,
-        atomic=True,
-        cleanup_on_fail=True,
-        max_history=5,
-        opts=comp._k8s(**opts),
-    )
-    return release
+    return comp._pinned_release(key, CHARTS[key], ADDON_NAMESPACE, values, **opts)
 
 
 def _autoscaler_policy(cluster_name: str) -> dict[str, Any]:

@@ -139,20 +139,10 @@ def deploy(owner: AiplatComponent, n: str, a: MonitoringArgs, secrets: dict[str,
     volume = a.installers.storage_class(a.storage_class) if a.installers is not None else []
     values = stack_values(m, a.stack, a.region, a.retention, secrets=receivers_secret, cloud=a.cloud,
                           storage_class=a.storage_class, install_crds=not crds)
-    release = k8s.helm.v3.Release(
-        f"{n}-stack",
-        name=RELEASE,
-        chart=CHART["chart"],
-        version=CHART["version"],
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART["repo"]),
-        namespace=NAMESPACE,
-        values=values,
-        atomic=True,
-        cleanup_on_fail=True,
-        max_history=5,
-        timeout=900,  # the operator, CRDs, Prometheus and Grafana take a while on a fresh cluster
-        opts=owner._k8s(depends_on=[*before, *crds, *volume]),
-    )
+    release = owner._pinned_release(
+        "stack", CHART, NAMESPACE, values, release_name=RELEASE,
+        timeout=900,  # the operator, Prometheus and Grafana take a while on a fresh cluster
+        depends_on=[*before, *crds, *volume])
     # CRs need the operator's CRDs (their release, else this one) and PrometheusRules the
     # operator's admission webhook, which this release runs.
     k8s.apiextensions.CustomResource(
