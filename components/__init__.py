@@ -8,7 +8,7 @@ Other Pulumi programs import these::
     platform = AiPlatform(pulumi.get_stack(), config)
 
 ``AiPlatform`` composes the components for one stack from a validated ``PlatformConfig``;
-each component (``Network``, ``Cluster``, ``GpuPool``, ``TritonEndpoint``, ``VectorStore``,
+each component (``Network``, ``Cluster``, ``ClusterAddons``, ``GpuPool``, ``TritonEndpoint``, ``VectorStore``,
 ``ApiGateway``, ``Monitoring``, ...) can also be used on its own with its typed ``*Args``.
 The public names are imported on first use (PEP 562), so ``import aiplat.cli`` or
 ``aiplat.catalog`` does not load every cloud SDK.
@@ -33,6 +33,9 @@ _EXPORTS = {
     "NetworkArgs": "aiplat.network",
     "Cluster": "aiplat.cluster",
     "ClusterArgs": "aiplat.cluster",
+    "ClusterAddons": "aiplat.addons",
+    "ClusterAddonsArgs": "aiplat.addons",
+    "Installers": "aiplat.addons",
     "GpuPool": "aiplat.gpu_pool",
     "GpuPoolArgs": "aiplat.gpu_pool",
     "GpuAddons": "aiplat.gpu_pool",
@@ -69,6 +72,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
+    from aiplat.addons import ClusterAddons, ClusterAddonsArgs, Installers
     from aiplat.cluster import Cluster, ClusterArgs
     from aiplat.config import PlatformConfig
     from aiplat.errors import ConfigError, Problem, UsageError

@@ -91,7 +91,8 @@ class Cluster(AiplatComponent):
 
     Outputs: ``name``, ``endpoint``, ``kube_provider``; AWS: ``oidc_provider_arn``,
     ``oidc_issuer`` (host/path, no scheme), ``node_role_arn``, ``cluster_security_group_id``;
-    GCP: ``workload_pool``, ``node_service_account``.
+    GCP: ``workload_pool``, ``node_service_account``. Both: ``system_nodes`` (the system node
+    group / pool: what cluster add-ons that are cloud resources, not Helm releases, wait for).
     """
 
     name: pulumi.Output[str]
@@ -103,6 +104,7 @@ class Cluster(AiplatComponent):
     cluster_security_group_id: pulumi.Output[str] | None = None
     workload_pool: str | None = None
     node_service_account: pulumi.Output[str] | None = None
+    system_nodes: pulumi.CustomResource
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aiplat:cluster:Cluster", name, None, opts)
@@ -218,6 +220,7 @@ class Cluster(AiplatComponent):
             tags=self._tags("system-nodes"),
             opts=self._opts(depends_on=node_attach),
         )
+        self.system_nodes = system
         for addon in EKS_ADDONS:
             config = {"enableNetworkPolicy": "true"} if addon == "vpc-cni" else None
             aws.eks.Addon(
@@ -352,6 +355,7 @@ class Cluster(AiplatComponent):
             ),
             opts=self._opts(),
         )
+        self.system_nodes = system
         kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.master_auth, cluster.name).apply(
             lambda v: _gke_kubeconfig(v[0], (v[1] or {}).get("cluster_ca_certificate", ""), v[2])
         )

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 
+from aiplat.addons import ClusterAddons, ClusterAddonsArgs
 from aiplat.cluster import Cluster, ClusterArgs
 from aiplat.config import PlatformConfig, RegionConfig
 from aiplat.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
@@ -49,6 +50,9 @@ class Region:
     provider: pulumi.ProviderResource
     network: Network
     cluster: Cluster
+    addons: ClusterAddons
+    """The cluster's controllers (KEDA, CRDs, AWS LB controller, EBS CSI): what custom resources
+    and volumes wait for (``addons.installers``)."""
     outputs: dict[str, Any] = field(default_factory=dict)
     gpu_pools: dict[str, GpuPool] = field(default_factory=dict)
     """Pool name -> GpuPool (node_selector, tolerations, max_gpus, ... for Triton)."""
@@ -130,7 +134,29 @@ class AiPlatform(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[network]),
         )
-        region = Region(rc, rc.name, provider, network, cluster)
+        addons = ClusterAddons(
+            f"{prefix}-addons",
+            ClusterAddonsArgs(
+                cloud=cfg.cloud,
+                region=rc.name,
+                stack=self.stack,
+                cluster_name=cluster_name,
+                kube_provider=cluster.kube_provider,
+                cluster=cluster.name if cfg.cloud == "aws" else None,
+                system_nodes=[cluster.system_nodes],
+                vpc_id=network.vpc_id if cfg.cloud == "aws" else None,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
+                gcp_project=cfg.gcp_project,
+                network=network.network if cfg.cloud == "gcp" else None,
+                master_cidr=gcp_ranges.get("master"),
+                node_service_account=cluster.node_service_account,
+                production=cfg.production,
+                tags=self.tags,
+            ),
+            pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[cluster]),
+        )
+        region = Region(rc, rc.name, provider, network, cluster, addons)
         region.outputs.update(
             cluster_name=cluster.name,
             cluster_endpoint=cluster.endpoint,
@@ -138,7 +164,9 @@ class AiPlatform(pulumi.ComponentResource):
         )
         # Per-region components that build on the cluster are added below, in dependency
         # order: GPU pools -> Triton endpoints -> vector store -> gateway. Each takes its
-        # own typed args and `pulumi.ResourceOptions(parent=self, provider=provider)`.
+        # own typed args and `pulumi.ResourceOptions(parent=self, provider=provider)`; the
+        # custom resources and storage classes among their children wait for their installer
+        # in `addons.installers`.
         self._build_gpu_pools(region)
         self._build_endpoints(region)
         self._build_vector_store(region)
@@ -218,7 +246,8 @@ class AiPlatform(pulumi.ComponentResource):
             pool = region.gpu_pools.get(ep.pool)
             endpoint = TritonEndpoint(
                 f"{self._name}-{region.name}-{ep.name}",
-                triton_args_from_config(cfg, self.stack, region.config, ep, region.cluster, pool),
+                triton_args_from_config(cfg, self.stack, region.config, ep, region.cluster, pool,
+                                        installers=region.addons.installers),
                 # The pool's node group (and its device plugin) must exist before pods ask for GPUs.
                 pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[pool] if pool else []),
             )
@@ -242,7 +271,8 @@ class AiPlatform(pulumi.ComponentResource):
         namespaces = [ep.namespace for ep in region.endpoints.values()]
         vs = VectorStore(
             f"{self._name}-{region.name}-vectors",
-            vector_args_from_config(cfg, self.stack, region.config, region.cluster, namespaces),
+            vector_args_from_config(cfg, self.stack, region.config, region.cluster, namespaces,
+                                    installers=region.addons.installers, ebs=region.addons.ebs),
             pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[region.cluster]),
         )
         region.outputs["vector_store"] = {
@@ -271,6 +301,7 @@ class AiPlatform(pulumi.ComponentResource):
                 network=region.network.network,
                 zones=list(rc.zones),
                 endpoints_service=endpoints_service_name(self.stack, cfg.gcp_project) if cfg.cloud == "gcp" else None,
+                installers=region.addons.installers,
                 tags=self.tags,
             ),
             pulumi.ResourceOptions(
@@ -299,6 +330,8 @@ class AiPlatform(pulumi.ComponentResource):
                 gateway_api_id=gw.api_id if gw is not None and cfg.cloud == "aws" else None,
                 gateway_stage=gw.stage_name if gw is not None and cfg.cloud == "aws" else None,
                 production=cfg.production,
+                installers=region.addons.installers,
+                storage_class=region.addons.storage_class,
                 tags=self.tags,
             ),
             pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[region.cluster]),

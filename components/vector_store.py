@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pulumi
 
 from aiplat.identity import irsa_trust_policy
 from aiplat._base import AiplatComponent
 from aiplat.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from aiplat.addons import EbsVolumes, Installers
 
 # zilliztech/milvus-helm chart 4.2.45 = Milvus 2.5.9. Pinned: a chart upgrade changes the
 # Milvus version and its on-disk format, which must be a reviewed change, never a rebuild.
@@ -58,6 +61,14 @@ class VectorStoreArgs:
     """GCP: project of bucket, key and service account. Required on GCP."""
     protect: bool = True
     """Protect bucket and key from deletion. Default true."""
+    installers: Installers | None = None
+    """The cluster's add-ons (``ClusterAddons.installers``): the StorageClass waits for its CSI
+    driver, the release (its chart renders a ServiceMonitor) for the prometheus-operator CRDs.
+    Default none: the cluster already has both."""
+    ebs: EbsVolumes | None = None
+    """AWS: the cluster's EBS CSI driver (``ClusterAddons.ebs``): its role is let use the vectors
+    key, and the StorageClass tags volumes as its policy requires. Default none: the driver's
+    permissions are managed elsewhere."""
     tags: dict[str, str] = field(default_factory=dict)
     """Merged into every taggable cloud resource (AWS tags, GCP labels)."""
 
@@ -189,10 +200,10 @@ class VectorStore(AiplatComponent):
         self.endpoint = f"{RELEASE}.{args.namespace}.svc.cluster.local:{MILVUS_PORT}"
         self.secret_name = "milvus-root"
         if args.cloud == "aws":
-            bucket_deps, annotation, sc_params, provisioner = self._aws()
+            bucket_deps, annotation, sc_params, provisioner, volume_deps = self._aws()
         else:
-            bucket_deps, annotation, sc_params, provisioner = self._gcp()
-        self._kubernetes(bucket_deps, annotation, sc_params, provisioner)
+            bucket_deps, annotation, sc_params, provisioner, volume_deps = self._gcp()
+        self._kubernetes(bucket_deps, annotation, sc_params, provisioner, volume_deps)
         self.register_outputs({
             "endpoint": self.endpoint,
             "secret_name": self.secret_name,
@@ -253,9 +264,19 @@ class VectorStore(AiplatComponent):
         self.bucket = bucket.bucket
         self.kms_key = key.arn
         self.cloud_identity = role.arn
-        sc_params = key.arn.apply(lambda arn: {"type": "gp3", "encrypted": "true", "kmsKeyId": arn})
+        volume_deps = []
+        if a.ebs is not None:
+            from aiplat.addons import ebs_kms_policy
+
+            # The CSI driver creates the volumes, so it must be able to use this key (and only via EC2).
+            volume_deps.append(aws.iam.RolePolicy(
+                f"{n}-ebs-csi-vectors-key", role=a.ebs.role_name,
+                policy=key.arn.apply(lambda arn: json.dumps(ebs_kms_policy(a.region, [arn]))),
+                opts=self._opts()))
+        tags = dict(a.ebs.parameters) if a.ebs is not None else {}
+        sc_params = key.arn.apply(lambda arn: {"type": "gp3", "encrypted": "true", "kmsKeyId": arn, **tags})
         return ([bucket, versioning, sse, pab, lifecycle], {"eks.amazonaws.com/role-arn": role.arn},
-                sc_params, "ebs.csi.aws.com")
+                sc_params, "ebs.csi.aws.com", volume_deps)
 
     # -- GCP: GCS + Cloud KMS + Workload Identity ---------------------------------------------
     def _gcp(self):
@@ -300,14 +321,17 @@ class VectorStore(AiplatComponent):
         self.cloud_identity = gsa.email
         sc_params = key.id.apply(lambda k: {"type": "pd-balanced", "disk-encryption-kms-key": k})
         return ([bucket, rw, wi, grants[1]], {"iam.gke.io/gcp-service-account": gsa.email}, sc_params,
-                "pd.csi.storage.gke.io")
+                "pd.csi.storage.gke.io", [grants[1]])
 
     # -- Kubernetes ---------------------------------------------------------------------------
-    def _kubernetes(self, bucket_deps, annotation, sc_params, provisioner) -> None:
+    def _kubernetes(self, bucket_deps, annotation, sc_params, provisioner, volume_deps) -> None:
         import pulumi_kubernetes as k8s
         import pulumi_random as random
 
         a, n, ns = self._in, self._name, self._in.namespace
+        # Without the cluster's add-ons (a cluster aiplat did not build) the driver and the CRDs exist.
+        driver = a.installers.provisioner(provisioner) if a.installers is not None else []
+        crds = a.installers.crd("monitoring.coreos.com/v1") if a.installers is not None else []
         labels = {"app.kubernetes.io/name": "milvus", "app.kubernetes.io/managed-by": "aiplat"}
         namespace = k8s.core.v1.Namespace(f"{n}-ns", metadata={"name": ns, "labels": labels}, opts=self._k8s())
         storage_class = f"milvus-encrypted-{a.region}"
@@ -315,7 +339,9 @@ class VectorStore(AiplatComponent):
             f"{n}-sc", metadata={"name": storage_class, "labels": labels}, provisioner=provisioner,
             parameters=sc_params,
             reclaim_policy="Retain",  # a deleted claim must not delete the vectors with it
-            volume_binding_mode="WaitForFirstConsumer", allow_volume_expansion=True, opts=self._k8s())
+            volume_binding_mode="WaitForFirstConsumer", allow_volume_expansion=True,
+            # the provisioner must be installed (and allowed to use the key) before a claim names the class
+            opts=self._k8s(depends_on=[*driver, *volume_deps]))
         password = random.RandomPassword(f"{n}-root", length=32, special=False, opts=self._opts())
         self.root_password = password.result  # a secret output: never shown, never in plain config
         secret = k8s.core.v1.Secret(
@@ -328,7 +354,8 @@ class VectorStore(AiplatComponent):
             f"{n}-milvus", name=RELEASE, namespace=ns, chart=MILVUS_CHART, version=a.chart_version,
             repository_opts={"repo": MILVUS_CHART_REPO}, values=pulumi.Output.secret(values),
             atomic=True, cleanup_on_fail=True, timeout=1200,
-            opts=self._k8s(depends_on=[namespace, sc, secret, *bucket_deps]))
+            # metrics.serviceMonitor.enabled: the chart renders a ServiceMonitor, which needs its CRD
+            opts=self._k8s(depends_on=[namespace, sc, secret, *bucket_deps, *crds]))
         peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": c}}}
                  for c in a.client_namespaces]
         k8s.networking.v1.NetworkPolicy(
@@ -349,8 +376,10 @@ class VectorStore(AiplatComponent):
         self.release_name = release.name
 
 
-def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: list[str]) -> VectorStoreArgs:
-    """VectorStoreArgs for one region of a stack whose ``vector_store`` is enabled there."""
+def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: list[str],
+                     installers: Installers | None = None, ebs: EbsVolumes | None = None) -> VectorStoreArgs:
+    """VectorStoreArgs for one region of a stack whose ``vector_store`` is enabled there
+    (``installers``, ``ebs``: the cluster's add-ons, ``ClusterAddons``)."""
     from aiplat.triton import bucket_name
 
     store = config.vector_store
@@ -367,5 +396,7 @@ def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: l
         oidc_issuer=cluster.oidc_issuer,
         gcp_project=config.gcp_project,
         protect=True,
+        installers=installers,
+        ebs=ebs,
         tags=config.standard_tags(stack),
     )

@@ -165,7 +165,11 @@ def test_gcp_stack_has_load_balancer_rate_limit_and_health_checks():
     assert dns.inputs["name"] == cfg["domain"] + "." and dns.inputs["managedZone"] == cfg["hosted_zone"]
     # JWT in every region: an ESPv2 Deployment per regional gateway
     for name, rs in _under(rec, "aiplat:gateway:ApiGateway").items():
-        assert len(_types(rs, "kubernetes:apps/v1:Deployment")) == 1, name
+        (esp,) = _types(rs, "kubernetes:apps/v1:Deployment")
+        # runAsNonRoot needs a numeric user: the image's USER is the name `envoy` (uid 100, gid 101)
+        assert esp.inputs["spec"]["template"]["spec"]["containers"][0]["securityContext"] == {
+            "runAsNonRoot": True, "runAsUser": 100, "runAsGroup": 101,
+            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": False}, name
     (svc,) = _types(regs, "gcp:endpoints/service:Service")
     doc = json.loads(svc.inputs["openapiConfig"])
     OpenAPIV2SpecValidator(doc).validate()

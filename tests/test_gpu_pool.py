@@ -361,6 +361,10 @@ def test_gcp_addons_run_dcgm_only(record):
         # GKE installs the driver and runs the device plugin; its autoscaler is managed
         assert sorted(releases) == ["dcgm-exporter"]
         assert releases["dcgm-exporter"].inputs["version"] == CHARTS["dcgm-exporter"]["version"]
+        # Helm merges this into the chart's securityContext (4.8.1: allowPrivilegeEscalation false);
+        # the API server refuses privileged without allowPrivilegeEscalation true.
+        assert releases["dcgm-exporter"].inputs["values"]["securityContext"] == {
+            "privileged": True, "allowPrivilegeEscalation": True}
 
 
 # -- aiplat check rejects bad pools with exit 2 and the key path ---------------------------------

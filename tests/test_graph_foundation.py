@@ -59,7 +59,9 @@ def test_dev_network_and_cluster(record):
     (system,) = [g for g in by_type(rec, "aws:eks/nodeGroup:NodeGroup") if g.inputs["labels"]["aiplat.io/pool"] == "system"]
     assert system.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 3}
     assert system.inputs["amiType"] == "AL2023_x86_64_STANDARD"
-    addons = {a.inputs["addonName"]: a for a in by_type(rec, "aws:eks/addon:Addon")}
+    addons = {a.inputs["addonName"]: a for a in by_type(rec, "aws:eks/addon:Addon")
+              if a.parent.endswith("aiplat:cluster:Cluster::dev-us-east-1")}
+    # the cluster's own add-ons; the EBS CSI driver comes with ClusterAddons (tests/test_addons.py)
     assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"}
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     k8s = one(rec, "pulumi:providers:kubernetes")

@@ -21,7 +21,7 @@ still slow, answered as 504.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -42,6 +42,9 @@ from aiplat.gateway.routes import (
     endpoint_target,
     resolve_routes,
 )
+
+if TYPE_CHECKING:
+    from aiplat.addons import Installers
 
 __all__ = [
     "ApiGateway",
@@ -84,6 +87,9 @@ class ApiGatewayArgs:
     """GCP: the zones GKE creates the ESP network endpoint groups in."""
     endpoints_service: str | None = None
     """GCP: the Cloud Endpoints service name ESPv2 loads (from ``endpoints_service_name``)."""
+    installers: Installers | None = None
+    """AWS: the cluster's add-ons; the TargetGroupBindings wait for the AWS Load Balancer
+    Controller release that installs their CRD. Default none: the controller already runs."""
     tags: dict[str, str] = field(default_factory=dict)
 
 

@@ -10,13 +10,14 @@ group, so the split is exactly the configured weight (HTTP API integrations have
 of their own; two integrations on one route are impossible). Version routes are pinned to
 the target group of the Deployment that serves that version. Target groups (type ``ip``)
 are filled with Triton pod IPs by the AWS Load Balancer Controller's ``TargetGroupBinding``
-(elbv2.k8s.aws/v1beta1), one per track Service; **the controller must run in the cluster**
-(it is not installed here). The custom domain (the *global* hostname, with an ACM
-certificate DNS-validated in the hosted zone) maps to the stage, and a separate probe-only
-health API serves Route 53. Globally (``latency_routing``): per region a Route 53 latency
-record (alias to the regional custom domain, ``set_identifier`` = region) with an HTTPS
-health check on that probe API; when Triton is not ready in a region the check fails and
-Route 53 stops answering with that region.
+(elbv2.k8s.aws/v1beta1), one per track Service; each binding waits for the controller's
+release (``aiplat.addons``, from ``args.installers``), which installs its CRD. The custom
+domain (the *global* hostname, with an ACM certificate DNS-validated in the hosted zone)
+maps to the stage, and a separate probe-only health API serves Route 53. Globally
+(``latency_routing``): per region a Route 53 latency record (alias to the regional custom
+domain, ``set_identifier`` = region) with an HTTPS health check on that probe API; when
+Triton is not ready in a region the check fails and Route 53 stops answering with that
+region.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from aiplat.gateway.routes import STABLE, TRITON_READY, Route
 if TYPE_CHECKING:
     from aiplat.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
 
+TGB_API = "elbv2.k8s.aws/v1beta1"
 HEALTH_API_RATE, HEALTH_API_BURST = 10, 20  # Route 53 checkers: ~16 probes per interval
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -175,7 +177,7 @@ def _target_groups(
             tgs[(ep.name, t.track)] = tg
             k8s.apiextensions.CustomResource(
                 f"{n}-{ep.name}-{t.track}-tgb",
-                api_version="elbv2.k8s.aws/v1beta1",
+                api_version=TGB_API,
                 kind="TargetGroupBinding",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=f"{ep.name}-{t.track}-gateway", namespace=ep.namespace,
@@ -189,7 +191,7 @@ def _target_groups(
                     "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": alb_sg.id}}],
                                                 "ports": [{"protocol": "TCP", "port": ep.http_port}]}]},
                 },
-                opts=gw._k8s(),
+                opts=gw._k8s(depends_on=a.installers.crd(TGB_API) if a.installers is not None else []),
             )
     return tgs
 

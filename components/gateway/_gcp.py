@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     from aiplat.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
 
 ESP_IMAGE = "gcr.io/endpoints-release/endpoints-runtime:2.49.0"  # pinned ESPv2
+# The image's USER is the *name* `envoy`, which the kubelet cannot check against runAsNonRoot
+# (CreateContainerConfigError), so the pod states the numbers. Read at esp-v2 v2.49.0:
+# docker/Dockerfile-proxy.tmpl runs `addgroup -S envoy && adduser -S envoy -G envoy` on
+# docker/Dockerfile-envoy's alpine:3.18 base, whose system range 100-999 has uid 100 free
+# and gid 100 taken (`users`): busybox gives envoy uid 100, gid 101. Derived from the
+# Dockerfiles, not observed on the pulled image (no registry access here).
+ESP_UID, ESP_GID = 100, 101
 ESP_PORT = 8080
 SPLIT_SERVICE = "triton-split"  # GCP: both tracks of an endpoint, for canary-weighted routes
 # Google front-end and health-checker source ranges (load balancing docs, "firewall rules").
@@ -172,7 +179,8 @@ def _esp(
                             requests={"cpu": "500m", "memory": "512Mi"}, limits={"memory": "512Mi"}
                         ),
                         security_context=k8s.core.v1.SecurityContextArgs(
-                            run_as_non_root=True, allow_privilege_escalation=False, read_only_root_filesystem=False,
+                            run_as_non_root=True, run_as_user=ESP_UID, run_as_group=ESP_GID,
+                            allow_privilege_escalation=False, read_only_root_filesystem=False,
                         ),
                     )],
                 ),

@@ -58,6 +58,10 @@ ADDON_NAMESPACE = GPU_ADDONS_NAMESPACE
 CLUSTER_AUTOSCALER_SA = "cluster-autoscaler"
 PRIORITY_CONFIGMAP = "cluster-autoscaler-priority-expander"  # the name CA's priority expander reads
 ADDON_LABELS = {"app.kubernetes.io/managed-by": "aiplat", "app.kubernetes.io/part-of": "aiplat-gpu"}
+# dcgm-exporter on GKE (chart 4.8.1 deployment/values.yaml and templates/daemonset.yaml: the
+# container's securityContext is the values map as is). A privileged container can escalate by
+# definition; the API server accepts privileged only with allowPrivilegeEscalation true.
+DCGM_GKE_SECURITY_CONTEXT = {"privileged": True, "allowPrivilegeEscalation": True}
 
 
 def priority_expander_config(groups_by_role: dict[str, list[str]]) -> str:
@@ -188,9 +192,12 @@ def dcgm_exporter(comp: AiplatComponent, a: GpuAddonsArgs) -> k8s.helm.v3.Releas
     }
     if a.cloud == "gcp":
         # GKE installs the driver under /home/kubernetes/bin/nvidia and has no NVIDIA
-        # container runtime: mount the driver libraries and run privileged to see /dev/nvidia*.
+        # container runtime: mount the driver libraries and run privileged to see /dev/nvidia*
+        # (the exporter asks for no GPU, so the device plugin mounts none). Helm merges this map
+        # into the chart's securityContext (4.8.1: allowPrivilegeEscalation false, runAsUser 0,
+        # SYS_ADMIN), and the API server refuses privileged with allowPrivilegeEscalation false.
         values.update(
-            securityContext={"privileged": True},
+            securityContext=dict(DCGM_GKE_SECURITY_CONTEXT),
             extraHostVolumes=[{"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"}],
             extraVolumeMounts=[
                 {"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True},
@@ -208,21 +215,7 @@ def dcgm_exporter(comp: AiplatComponent, a: GpuAddonsArgs) -> k8s.helm.v3.Releas
 
 def _release(comp: AiplatComponent, key: str, values: dict[str, Any], **opts) -> k8s.helm.v3.Release:
     """The pinned chart ``key`` as release ``key`` in kube-system, owned by ``comp``."""
-    chart = CHARTS[key]
-    release = k8s.helm.v3.Release(
-        f"{comp._name}-{key}",
-        name=key,
-        chart=chart["chart"],
-        version=chart["version"],
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart["repo"]),
-        namespace=ADDON_NAMESPACE,
-        values=values,
-        atomic=True,
-        cleanup_on_fail=True,
-        max_history=5,
-        opts=comp._k8s(**opts),
-    )
-    return release
+    return comp._pinned_release(key, CHARTS[key], ADDON_NAMESPACE, values, **opts)
 
 
 def _autoscaler_policy(cluster_name: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ Holding only some is a mistake and fails before anything is created.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -65,6 +65,9 @@ from aiplat.monitoring.rules import (
     rules_document,
     rules_yaml,
 )
+
+if TYPE_CHECKING:
+    from aiplat.addons import Installers
 
 __all__ = [
     "Monitoring",
@@ -126,6 +129,12 @@ class MonitoringArgs:
     """AWS: its stage name. Required with ``gateway_api_id``."""
     production: bool = False
     """Protect the alert topic's KMS key. Default false."""
+    installers: Installers | None = None
+    """The cluster's add-ons (``ClusterAddons.installers``): the chart and the custom resources wait
+    for the prometheus-operator CRDs' release (the chart then installs none), the chart for the
+    StorageClass of Prometheus's volume. Default none: the chart installs the CRDs itself."""
+    storage_class: str | None = None
+    """StorageClass of Prometheus's volume. Default none: the cluster's default class."""
     tags: dict[str, str] = field(default_factory=dict)
     """Merged into every taggable cloud resource; Kubernetes labels carry managed-by/part-of. Default none."""
 

@@ -3,7 +3,8 @@
 ``workload`` creates, in this order, the endpoint's Namespace (Pod Security "restricted"),
 its ServiceAccount (annotated with the cloud identity), the ``<endpoint>-models`` ConfigMap,
 then per track that has entries a Deployment, a Service, a PodDisruptionBudget and a KEDA
-ScaledObject, and last one ServiceMonitor. The tritonserver flags (``triton_args``) load
+ScaledObject, and last one ServiceMonitor; each custom resource also waits for the release
+installing its CRD (``args.installers``: KEDA, the prometheus-operator CRDs). The tritonserver flags (``triton_args``) load
 exactly the pinned versions; the KEDA trigger (``queue_time_query``) scales on Triton's
 queue time per request. Everything derives from the args and the model entries; the cloud
 modules only hand over the bucket's readiness and the identity to annotate.
@@ -32,6 +33,7 @@ CONFIGMAP_KEYS = ("models.json", "aiplat-models.json")
 TRACKS = ("stable", "canary")
 Track = Literal["stable", "canary"]
 SERVICE_ACCOUNT = "triton"  # the Kubernetes ServiceAccount the cloud identity trusts
+SCALER_API, MONITOR_API = "keda.sh/v1alpha1", "monitoring.coreos.com/v1"
 
 
 def triton_args(entries: list[dict[str, Any]]) -> list[str]:
@@ -129,7 +131,7 @@ def workload(
         deployments[track], track_services[track] = _track(comp, a, track, served, namespace, sa, bucket_deps)
     k8s.apiextensions.CustomResource(
         f"{n}-monitor",
-        api_version="monitoring.coreos.com/v1",
+        api_version=MONITOR_API,
         kind="ServiceMonitor",
         metadata={"name": "triton", "namespace": ns, "labels": child_labels(a)},
         spec={
@@ -141,7 +143,7 @@ def workload(
             # (Prometheus sees it as aiplat_io_track).
             "podTargetLabels": [TRACK_LABEL],
         },
-        opts=comp._k8s(depends_on=[namespace]),
+        opts=comp._k8s(depends_on=[namespace, *_installer(a, MONITOR_API)]),
     )
     return deployments, track_services
 
@@ -284,7 +286,7 @@ def _track(
     lo, hi = (a.min_replicas, a.max_replicas) if track == "stable" else (1, a.canary_max_replicas)
     k8s.apiextensions.CustomResource(
         f"{n}-{track}-scaler",
-        api_version="keda.sh/v1alpha1",
+        api_version=SCALER_API,
         kind="ScaledObject",
         metadata={"name": deploy_name, "namespace": ns, "labels": labels},
         spec={
@@ -319,9 +321,14 @@ def _track(
                 }
             ],
         },
-        opts=comp._k8s(depends_on=[deployment]),
+        opts=comp._k8s(depends_on=[deployment, *_installer(a, SCALER_API)]),
     )
     return deploy_name, service_name
+
+
+def _installer(a: TritonEndpointArgs, api_version: str) -> list[pulumi.Resource]:
+    """What a custom resource of ``api_version`` waits for: the release installing its CRD."""
+    return a.installers.crd(api_version) if a.installers is not None else []
 
 
 def _num(x: float) -> str:

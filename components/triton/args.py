@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pulumi
 
 from aiplat.errors import Problem
 from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE
+
+if TYPE_CHECKING:
+    from aiplat.addons import Installers
 
 DEFAULT_IMAGE = TRITON_IMAGE
 DEFAULT_PROMETHEUS_URL = PROMETHEUS_URL
@@ -85,6 +88,9 @@ class TritonEndpointArgs:
     """GCP: project of the bucket, key and service account; the workload pool is ``<project>.svc.id.goog``."""
     protect: bool = True
     """Protect bucket and key from deletion. Default true."""
+    installers: Installers | None = None
+    """The cluster's add-ons (``ClusterAddons.installers``): the ScaledObjects wait for KEDA, the
+    ServiceMonitor for the prometheus-operator CRDs. Default none: the cluster already has them."""
     tags: dict[str, str] = field(default_factory=dict)
     """Merged into every taggable cloud resource (AWS tags, GCP labels)."""
 
@@ -176,14 +182,16 @@ def pod_resources(vcpus: int, memory_gib: float, gpus_per_node: int, gpus_per_re
     return str(cpu), f"{memory}Gi"
 
 
-def args_from_config(config, stack: str, region, endpoint, cluster, pool=None) -> TritonEndpointArgs:
+def args_from_config(config, stack: str, region, endpoint, cluster, pool=None,
+                     installers: Installers | None = None) -> TritonEndpointArgs:
     """TritonEndpointArgs for one ``serving.endpoints[]`` entry in one region.
 
     ``pool`` is the region's ``GpuPool`` (its ``pool_name``, ``node_selector``,
     ``tolerations``, ``gpus_per_node``, ``max_gpus``, ``accelerator``). Without one (a
     platform whose GPU pools are managed elsewhere) the same values are derived from the
     pool's config and the GPU catalog: label ``aiplat.io/pool=<name>`` and the
-    ``nvidia.com/gpu`` NoSchedule taint, the convention GPU node groups use.
+    ``nvidia.com/gpu`` NoSchedule taint, the convention GPU node groups use. ``installers``
+    are the cluster's add-ons (what the custom resources wait for).
     """
     from aiplat.catalog import gpu
 
@@ -234,5 +242,6 @@ def args_from_config(config, stack: str, region, endpoint, cluster, pool=None) -
         oidc_issuer=cluster.oidc_issuer,
         gcp_project=config.gcp_project,
         protect=True,
+        installers=installers,
         tags=config.standard_tags(stack),
     )
