@@ -51,6 +51,12 @@ class SloConfig(_Model):
     rate_window: str = Field("5m", description="Window of rate() in ratios and averages. Default 5m.")
     down_for: str = Field("2m", description="How long an endpoint may be down before paging. Default 2m.")
     queue_time_warning_ms: float = Field(100.0, gt=0, description="Warn when mean queue time per request exceeds it. Default 100.")
+    queue_full_fraction: float = Field(
+        0.9, gt=0, le=1,
+        description="Page (TritonQueueFull) when a replica's pending requests reach this fraction of the model's "
+                    "max_queue_size for error_for: at the size Triton refuses requests (503) and counts none of "
+                    "them as failures. Default 0.9.",
+    )
     gpu_util_warning: float = Field(0.8, gt=0, le=1, description="Warn when a GPU's utilisation exceeds it. Default 0.8 (80 %).")
     gpu_memory_exhaustion: float = Field(
         0.95, gt=0, le=1, description="Page when a GPU's framebuffer use exceeds this fraction. Default 0.95."

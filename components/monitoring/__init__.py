@@ -61,6 +61,7 @@ from aiplat.monitoring.rules import (
     platform_rule_groups,
     region_models,
     region_rule_groups,
+    queue_sizes,
     rule_groups,
     rules_document,
     rules_yaml,
@@ -78,6 +79,7 @@ __all__ = [
     "platform_rule_groups",
     "region_rule_groups",
     "region_models",
+    "queue_sizes",
     "rules_document",
     "rules_yaml",
     "POOL_NODE_LABEL",
@@ -118,6 +120,9 @@ class MonitoringArgs:
     """The stack's team tag (finance dashboard's chargeback). Required."""
     pool_prices: list[PoolPrice] = field(default_factory=list)
     """The region's GPU pools with catalog prices. Default none (no DCGM PodMonitor, no pool costs)."""
+    queue_sizes: dict[str, int] = field(default_factory=dict)
+    """Served model -> its max_queue_size (``rules.queue_sizes``): the operations dashboard's queue-fill
+    panel. Default none (the panel shows raw pending requests)."""
     retention: str = "15d"
     """Prometheus retention. Default 15d."""
     gateway_api_id: pulumi.Input[str] | None = None
