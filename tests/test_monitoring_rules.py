@@ -116,6 +116,7 @@ def test_bad_monitoring_config_reports_every_key_path_once():
         "monitoring.channels.slack[0].webhook_secret",
         "monitoring.channels.pagerduty[0].severities[0]",
         "monitoring.budget_thresholds",
+        "monitoring.smtp",  # an email channel and no relay to send it through
     ])
     by_path = {p.path: p.message for p in err.value.problems}
     assert "plaintext URL" in by_path["monitoring.channels.slack[0].webhook_secret"]
@@ -125,9 +126,11 @@ def test_bad_monitoring_config_reports_every_key_path_once():
 
 
 def test_secret_references_and_channel_defaults():
-    ch = MonitoringConfig.model_validate({"channels": {
+    ch = MonitoringConfig.model_validate({"smtp": {"smarthost": "smtp.example.com:587", "sender": "am@example.com"},
+                                          "channels": {
         "email": [{"address": "oncall@example.com"}],
-        "slack": [{"name": "ops", "webhook_secret": "aiplat:slackOpsWebhook"}],
+        "slack": [{"name": "ops", "webhook_secret": "aiplat:slackOpsWebhook"},
+                  {"name": "feed", "webhook_secret": "slackFeed", "severities": ["info"]}],
         "pagerduty": [{"name": "pd", "routing_key_secret": "pagerdutyRoutingKey"}],
     }}).channels
     assert ch.email[0].severities == ["critical", "warning"]

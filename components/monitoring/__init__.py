@@ -4,7 +4,8 @@
 kube-prometheus-stack with a pinned chart (``kube_prometheus``), a PrometheusRule with
 exactly ``region_rule_groups`` (= ``aiplat rules STACK --region R``, ``rules``), the
 operations, engineering and finance dashboards (``dashboards``), Alertmanager routing each
-alert to every channel listing its severity (``alertmanager``), a PodMonitor for the DCGM
+alert to every channel listing its severity, email through the stack's SMTP relay
+(``alertmanager``), a PodMonitor for the DCGM
 exporter (Triton's ServiceMonitor comes with each TritonEndpoint), and on AWS an SNS topic
 with alarms on the regional API gateway (``_aws``).
 
@@ -20,8 +21,9 @@ Budget source of truth: ``monitoring.monthly_budget_usd`` in the stack file (the
 reads nothing else); tests/test_monitoring_component.py holds it equal to the spend-cap
 policy's ``maxMonthlyUsd`` in policies/config/<stack>.json, so the two cannot drift.
 
-Secrets: webhook URLs and routing keys never appear in config or resource inputs.
-Alertmanager reads them from files (``api_url_file``, ``routing_key_file``) in the
+Secrets: webhook URLs, routing keys and the SMTP password never appear in config or resource
+inputs. Alertmanager reads them from files (``api_url_file``, ``routing_key_file``,
+``smtp_auth_password_file``) in the
 Kubernetes Secret ``aiplat-alert-receivers`` (``alertmanagerSpec.secrets``), mounted at
 ``/etc/alertmanager/secrets/aiplat-alert-receivers/<key>``. When the stack's Pulumi config
 holds every named secret, ``Monitoring`` creates that Secret from them (a Pulumi secret
