@@ -101,17 +101,17 @@ def _secret_ref(v: str) -> str:
     return v
 
 
+def _email(v: str) -> str:
+    if not _EMAIL.match(v):
+        raise ValueError(f"{v!r} is not an email address")
+    return v
+
+
 class EmailChannel(_Model):
     address: str = Field(description="Email address alerts go to.")
     severities: list[Severity] = Field(["critical", "warning"], description="Default: critical and warning.")
 
-    @field_validator("address")
-    @classmethod
-    def _address(cls, v: str) -> str:
-        if not _EMAIL.match(v):
-            raise ValueError(f"{v!r} is not an email address")
-        return v
-
+    _address = field_validator("address")(_email)
     _sev = field_validator("severities")(_severities)
 
 
@@ -158,12 +158,7 @@ class SmtpConfig(_Model):
             raise ValueError(f"{v!r} must be host:port (e.g. email-smtp.us-east-1.amazonaws.com:587)")
         return v
 
-    @field_validator("sender")
-    @classmethod
-    def _sender(cls, v: str) -> str:
-        if not _EMAIL.match(v):
-            raise ValueError(f"{v!r} is not an email address")
-        return v
+    _sender = field_validator("sender")(_email)
 
     @rule
     def _auth_pair(self, ctx):
