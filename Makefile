@@ -47,10 +47,13 @@ triton: $(VENV)/.triton-stamp
 check: setup
 	$(VENV)/bin/aiplat check $(STACK)
 
-# promtool + prometheus (Debian package) for the alert-rule and monitoring tests.
+# promtool + prometheus (Debian package) for the alert-rule and monitoring tests; amtool +
+# alertmanager (prometheus-alertmanager) for the Alertmanager configuration tests.
 test-tools:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null || \
 	  { apt-get update && apt-get install -y prometheus; }
+	@command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || \
+	  { apt-get update && apt-get install -y prometheus-alertmanager; }
 
 test: setup-test test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)

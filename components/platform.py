@@ -32,6 +32,7 @@ from aiplat.monitoring import (
     StackMonitoring,
     StackMonitoringArgs,
     pool_prices,
+    queue_sizes,
     region_rule_groups,
 )
 from aiplat.network import Network, NetworkArgs
@@ -324,6 +325,7 @@ class AiPlatform(pulumi.ComponentResource):
                 monitoring=cfg.monitoring,
                 kube_provider=region.cluster.kube_provider,
                 rule_groups=region_rule_groups(cfg, self.stack, rc.name),
+                queue_sizes=queue_sizes(cfg, [rc.name]),
                 team=cfg.tags.team,
                 pool_prices=pool_prices(cfg.cloud, rc.name, list(rc.gpu_pools)),
                 retention="30d" if cfg.production else "15d",

@@ -12,9 +12,14 @@ import re
 
 # -- Triton ------------------------------------------------------------------------------
 TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:25.01-py3"
-# Server flags the p99/p95 alerts (aiplat.monitoring.rules) need: Triton exports latency
-# quantiles only with summaries on, which they are not by default.
+# Server flags the p99/p95 alerts (aiplat.monitoring.rules) and the latency panels need:
+# Triton exports latency quantiles only with summaries on, which they are not by default.
+# The Triton Deployment passes them (aiplat.triton.triton_args); everything else reads them here.
 TRITON_METRICS_ARGS = ("--metrics-config=summary_latencies=true",)
+# A model's bounded queue (config.pbtxt dynamic_batching.default_queue_policy.max_queue_size)
+# unless its spec says otherwise: the model spec's default (aiplat.serving.modelspec) and the
+# size the queue-full alert assumes for a served model that states none.
+TRITON_MAX_QUEUE_SIZE = 64
 # Content digest of a model version directory (``aiplat models digest``) or of an image.
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"
 DIGEST_RE = re.compile(rf"^{DIGEST_PATTERN}$")
@@ -31,10 +36,15 @@ METRIC_FAILURE = "nv_inference_request_failure"
 METRIC_REQUEST_US = "nv_inference_request_duration_us"  # successful requests only
 METRIC_QUEUE_US = "nv_inference_queue_duration_us"
 METRIC_REQUEST_SUMMARY_US = "nv_inference_request_summary_us"  # only with TRITON_METRICS_ARGS
+# Gauge: requests of a model version accepted but not yet executing (its queue, plus batches
+# waiting for an instance). At the model's max_queue_size the next request is refused.
+METRIC_PENDING = "nv_inference_pending_request_count"
 MODEL_LABEL, VERSION_LABEL, REASON_LABEL = "model", "version", "reason"
-# `reason` values. REJECTED counts requests whose queue timeout expired; a request refused
-# because the bounded queue is full fails at enqueue (InferenceRequest::Run ->
-# FAILED_ENQUEUE) and moves no counter at all: Triton's metrics cannot see it.
+# `reason` values. REJECTED counts only requests whose queue timeout expired
+# (queue_policy.default_timeout_microseconds with timeout_action REJECT; scheduler_utils.cc
+# ApplyPolicy). A request refused because the bounded queue is full ("Exceeds maximum queue
+# size", HTTP 503) fails at enqueue (InferenceRequest::Run -> FAILED_ENQUEUE) and moves no
+# counter at all: overload shows only in METRIC_PENDING reaching the queue size.
 FAILURE_REASONS = ("REJECTED", "CANCELED", "BACKEND", "OTHER")
 
 

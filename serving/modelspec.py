@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tritonclient.grpc import model_config_pb2 as mc
 
 from aiplat.errors import ConfigError, Problem, format_path
+from aiplat.refs import TRITON_MAX_QUEUE_SIZE
 
 DataType = Literal[
     "TYPE_BOOL", "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32", "TYPE_UINT64",
@@ -57,7 +58,7 @@ class QueuePolicy(_Strict):
     timed out, so an overloaded server answers with errors at once (clients retry or
     the autoscaler reacts) rather than letting latency grow without bound."""
 
-    max_queue_size: int = Field(64, ge=1)
+    max_queue_size: int = Field(TRITON_MAX_QUEUE_SIZE, ge=1)
     timeout_action: Literal["REJECT", "DELAY"] = "REJECT"
     default_timeout_microseconds: int = Field(0, ge=0)  # 0: no per-request queue timeout
     allow_timeout_override: bool = False

@@ -13,7 +13,9 @@ details make it work outside NVIDIA's container:
 
 ``TritonServer`` picks free ports, waits for ``/v2/health/ready`` within a deadline
 (failing early, with Triton's own log lines, when the process exits) and stops the
-whole process group on exit.
+whole process group on exit. ``TritonServer.with_args`` runs a given flag list as it is
+(a Deployment's, with local repositories and ports): it adds only what a local run needs
+(the assembled backend directory, 127.0.0.1 addresses, a short exit timeout).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pathlib import Path
 from aiplat.errors import AiplatError, UsageError
 
 STUB_VENV_ENV = "AIPLAT_TRITON_STUB_VENV"
+# What ``TritonServer.with_args`` adds to the given flags.
+LOCAL_RUN_FLAGS = ("backend-directory", "http-address", "grpc-address", "metrics-address", "exit-timeout-secs")
 STUB_VENV_NAME = ".venv-triton-stub"
 
 
@@ -118,9 +122,27 @@ class TritonServer:
         self.metrics_port = metrics_port or free_port()
         self.ready_timeout = ready_timeout
         self.extra_args = list(extra_args or [])
+        self.server_args: list[str] | None = None
         self.proc: subprocess.Popen | None = None
         self._workdir: Path | None = None
         self.log_path: Path | None = None
+
+    @classmethod
+    def with_args(cls, args: list[str], *, ready_timeout: float = 120.0,
+                  stub_venv: str | Path | None = None) -> "TritonServer":
+        """A server started with exactly ``args`` (``--model-repository``, ``--http-port``,
+        ``--grpc-port`` and ``--metrics-port`` among them, local ones) after the local-run flags."""
+        flags = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
+        missing = [f for f in ("model-repository", "http-port", "grpc-port", "metrics-port") if f not in flags]
+        if missing:
+            raise UsageError(f"tritonserver args lack {', '.join('--' + f for f in missing)}")
+        local = sorted(set(flags) & set(LOCAL_RUN_FLAGS))
+        if local:  # they would be given twice
+            raise UsageError(f"tritonserver args set {', '.join('--' + f for f in local)}, which the local run sets")
+        server = cls(flags["model-repository"], http_port=int(flags["http-port"]), grpc_port=int(flags["grpc-port"]),
+                     metrics_port=int(flags["metrics-port"]), ready_timeout=ready_timeout, stub_venv=stub_venv)
+        server.server_args = list(args)
+        return server
 
     @property
     def http_url(self) -> str:
@@ -131,6 +153,12 @@ class TritonServer:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def command(self, backend_dir: Path) -> list[str]:
+        if self.server_args is not None:
+            return [
+                str(self.install.binary), f"--backend-directory={backend_dir}",
+                "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
+                "--exit-timeout-secs=5", *self.server_args,
+            ]
         return [
             str(self.install.binary),
             f"--model-repository={self.repository}",

@@ -6,11 +6,11 @@ ServiceMonitor does (``namespace: triton-<endpoint>``) under the external labels
 Monitoring component sets (``stack``, ``region``). Triton runs with the metric flags of the
 Deployment (``aiplat.triton.triton_args``):
 
-* endpoint ``live``: plus the latency summaries (``TRITON_METRICS_ARGS``), serving
+* endpoint ``live``: with the latency summaries (``TRITON_METRICS_ARGS``, which the Deployment passes), serving
   ``faithful`` (v2 = v1), ``slow`` (v2 sleeps 300 ms per batch), ``failing`` (v2 raises on a quarter
   of the inputs), ``timeout`` (v2 sleeps 100 ms per request; the queue's 50 ms timeout
   rejects what waits) and ``idle`` (no traffic);
-* endpoint ``bare``: without the summaries (the Deployment as it is today), serving
+* endpoint ``bare``: without the summaries (a Triton started without them), serving
   ``faithful`` again, so the namespace is what keeps the two apart.
 
 The stack is ``dev`` with these endpoints and an SLO for a shared 2-core test machine: p99

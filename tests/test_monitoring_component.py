@@ -12,6 +12,7 @@ from aiplat.testing import engine
 from aiplat.config import MonitoringConfig, PlatformConfig
 from aiplat.errors import ConfigError
 from aiplat.monitoring import CHART, RECEIVERS_SECRET, alertmanager_config, dashboards, region_rule_groups, stack_values
+from aiplat.monitoring.alertmanager import CHART_CONFIG_KEYS
 from aiplat.project import load_platform_config, read_stack_config
 from tests._project import available_stacks, stack_file_path
 
@@ -22,7 +23,8 @@ HELM = "kubernetes:helm.sh/v3:Release"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 SECRET = "kubernetes:core/v1:Secret"
 PROD_SECRETS = {"aiplat:slackInferenceWebhook": "https://hooks.slack.com/services/T000/B000/plaintext-do-not-leak",
-                "aiplat:pagerdutyInferenceKey": "pd-routing-key-plaintext-0123456789"}
+                "aiplat:pagerdutyInferenceKey": "pd-routing-key-plaintext-0123456789",
+                "aiplat:smtpPassword": "smtp-password-plaintext-do-not-leak"}
 
 
 def kps(rec):
@@ -278,6 +280,9 @@ def test_secrets_absent_no_secret_resource_and_files_referenced(record):
             "/etc/alertmanager/secrets/aiplat-alert-receivers/slackInferenceWebhook")
         assert recv["pagerduty-inference-oncall"]["pagerduty_configs"][0]["routing_key_file"] == (
             "/etc/alertmanager/secrets/aiplat-alert-receivers/pagerdutyInferenceKey")
+        assert am["config"]["global"]["smtp_auth_password_file"] == (
+            "/etc/alertmanager/secrets/aiplat-alert-receivers/smtpPassword")
+        assert "smtp_auth_password" not in am["config"]["global"]
 
 
 def test_secrets_present_become_a_secret_and_never_plaintext():
@@ -300,18 +305,20 @@ def test_some_secrets_present_is_a_config_error():
 
 
 def test_gcp_pagerduty_channel_only_when_its_key_is_a_secret():
-    rec = with_secrets("gcp-prod", (("aiplat:pagerdutyInferenceGcpKey", "pd-key-plaintext-0000"),))
+    rec = with_secrets("gcp-prod", (("aiplat:pagerdutyInferenceGcpKey", "pd-key-plaintext-0000"),
+                                    ("aiplat:smtpPassword", "smtp-plaintext-0000")))
     chans = {c.inputs["type"]: c for c in by_type(rec, "gcp:monitoring/notificationChannel:NotificationChannel")}
     assert set(chans) == {"email", "pagerduty"}
     assert chans["pagerduty"].inputs["sensitiveLabels"] in (engine.SECRET, {"serviceKey": engine.SECRET})
     for r in rec.resources:
-        assert not any("pd-key-plaintext" in t for t in _all_strings(r.inputs))
+        assert not any("pd-key-plaintext" in t or "smtp-plaintext" in t for t in _all_strings(r.inputs))
 
 
 # -- pure builders ---------------------------------------------------------------------------
 def test_alertmanager_routes_each_channel_by_its_severities():
     m = MonitoringConfig.model_validate({
-        "smtp_smarthost": "smtp.example.com:587",
+        "smtp": {"smarthost": "smtp.example.com:587", "sender": "am@example.com", "username": "am",
+                 "password_secret": "aiplat:smtpPw"},
         "channels": {
             "email": [{"address": "a@example.com", "severities": ["critical", "warning"]}],
             "slack": [{"name": "ops", "webhook_secret": "aiplat:slackOps", "severities": ["warning", "info"]}],
@@ -319,20 +326,78 @@ def test_alertmanager_routes_each_channel_by_its_severities():
         },
     })
     c = alertmanager_config(m)
+    # every key the chart's default config sets is ours, so Helm's merge leaves nothing of the chart's
+    for key, sub in CHART_CONFIG_KEYS.items():
+        assert key in c and (sub is None or sub <= set(c[key])), key
     routes = {r["receiver"]: r for r in c["route"]["routes"]}
+    assert [r["matchers"] for r in c["route"]["routes"][:2]] == [['alertname="Watchdog"'], ['alertname="InfoInhibitor"']]
     assert routes["email-a@example.com"]["matchers"] == ['severity=~"critical|warning"']
     assert routes["slack-ops"]["matchers"] == ['severity=~"warning|info"']
     assert routes["pagerduty-oncall"]["matchers"] == ['severity=~"critical"']
     assert all(r.get("continue") for n, r in routes.items() if n != "null")
     assert c["route"]["receiver"] == "null"
-    assert c["global"]["smtp_smarthost"] == "smtp.example.com:587"
+    assert c["global"] == {
+        "resolve_timeout": "5m", "smtp_smarthost": "smtp.example.com:587", "smtp_from": "am@example.com",
+        "smtp_require_tls": True, "smtp_auth_username": "am",
+        "smtp_auth_password_file": "/etc/alertmanager/secrets/aiplat-alert-receivers/smtpPw"}
+    assert c["templates"] == ["/etc/alertmanager/config/*.tmpl"]
     recv = {r["name"]: r for r in c["receivers"]}
     assert recv["slack-ops"]["slack_configs"][0]["api_url_file"].endswith("/aiplat-alert-receivers/slackOps")
-    # no SMTP relay: no email receivers (email channels then get the cloud-side alarms only)
-    no_smtp = alertmanager_config(MonitoringConfig.model_validate({"channels": {"email": [{"address": "a@example.com"}]}}))
-    assert [r["name"] for r in no_smtp["receivers"]] == ["null"]
+    assert recv["email-a@example.com"]["email_configs"] == [{"to": "a@example.com", "send_resolved": True}]
+    # twins: each rule names its pair and requires the labels it compares (a missing label is
+    # "equal" to Alertmanager, which would let any critical mute any warning)
+    twins = [r for r in c["inhibit_rules"] if any(x.startswith('alertname="Triton') for x in r.get("source_matchers", []))]
+    assert twins == [
+        {"source_matchers": ['alertname="TritonP99LatencyHigh"', 'model=~".+"', 'version=~".+"'],
+         "target_matchers": ['alertname="TritonP95LatencyNearSla"', 'model=~".+"', 'version=~".+"'],
+         "equal": ["stack", "model", "version"]},
+        {"source_matchers": ['alertname="TritonQueueFull"', 'model=~".+"', 'version=~".+"'],
+         "target_matchers": ['alertname="TritonQueueTimeHigh"', 'model=~".+"', 'version=~".+"'],
+         "equal": ["stack", "model", "version"]},
+    ]
+    assert {"target_matchers": ['alertname="InfoInhibitor"']} in c["inhibit_rules"]
     assert "secrets" not in stack_values(MonitoringConfig(), "s", "r", "15d", secrets=False)["alertmanager"][
         "alertmanagerSpec"]
+    # no SMTP relay and no channels: nobody is told (a stack with channels must reach every severity)
+    bare = alertmanager_config(MonitoringConfig())
+    assert [r["name"] for r in bare["receivers"]] == ["null"] and bare["global"] == {"resolve_timeout": "5m"}
+
+
+@pytest.mark.parametrize("channels, smtp, problems", [
+    ({"email": [{"address": "a@example.com", "severities": ["critical", "warning", "info"]}]}, None,
+     {"monitoring.smtp"}),
+    ({"pagerduty": [{"name": "pd", "routing_key_secret": "pdKey"}]}, None,
+     {"monitoring.channels"}),
+])
+def test_a_severity_or_channel_that_reaches_nobody_is_a_config_error(channels, smtp, problems):
+    raw = {**read_stack_config(stack_file_path("dev"))["aiplat:platform"]}
+    raw["monitoring"] = {"channels": channels, **({"smtp": smtp} if smtp else {})}
+    with pytest.raises(ConfigError) as exc:
+        PlatformConfig.from_raw(raw)
+    assert {p.path for p in exc.value.problems} == problems
+    by_msg = [p.message for p in exc.value.problems]
+    if "monitoring.channels" in problems:  # pagerduty pages only: warning and info reach nobody
+        assert sorted(by_msg) == [
+            "no channel receives info alerts, so Alertmanager drops them: add 'info' to the severities of a channel",
+            "no channel receives warning alerts, so Alertmanager drops them: add 'warning' to the severities of a channel"]
+    else:
+        assert by_msg == ["required: channels.email lists 1 address(es) and Alertmanager sends email only through an "
+                          "SMTP relay (smtp: {smarthost, sender, username, password_secret})"]
+
+
+def test_smtp_password_is_a_secret_reference_and_goes_with_a_username():
+    raw = {**read_stack_config(stack_file_path("dev"))["aiplat:platform"]}
+    raw["monitoring"] = {**raw["monitoring"], "smtp": {"smarthost": "smtp.example.com", "sender": "am@example.com",
+                                                       "username": "am", "password_secret": "smtp://user:pw@host"}}
+    with pytest.raises(ConfigError) as exc:
+        PlatformConfig.from_raw(raw)
+    assert {p.path for p in exc.value.problems} == {"monitoring.smtp.smarthost", "monitoring.smtp.password_secret"}
+    assert "pw@host" not in str(exc.value)
+    raw["monitoring"]["smtp"] = {"smarthost": "smtp.example.com:587", "sender": "am@example.com", "username": "am"}
+    with pytest.raises(ConfigError) as exc:
+        PlatformConfig.from_raw(raw)
+    assert [(p.path, p.message) for p in exc.value.problems] == [
+        ("monitoring.smtp.password_secret", "username and password_secret go together (SMTP AUTH needs both)")]
 
 
 def test_finance_dashboard_prices_come_from_the_catalog():

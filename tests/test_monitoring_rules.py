@@ -38,7 +38,7 @@ needs_promtool = pytest.mark.skipif(
 EXPECTED_ALERTS = {
     "aiplat-immediate": {
         "TritonDeploymentUnavailable", "TritonTargetDown", "TritonP99LatencyHigh",
-        "TritonErrorRatioHigh", "GpuMemoryExhausted", "GpuXidError", "TritonModelNotLoaded",
+        "TritonErrorRatioHigh", "TritonQueueFull", "GpuMemoryExhausted", "GpuXidError", "TritonModelNotLoaded",
     },
     "aiplat-warning": {
         "TritonP95LatencyNearSla", "TritonQueueTimeHigh", "GpuUtilizationHigh",
@@ -67,6 +67,7 @@ def suite_groups(monitoring: MonitoringConfig | None = None) -> list[dict]:
     return rule_groups(
         monitoring or MonitoringConfig.model_validate(fx["monitoring"]),
         stack=fx["stack"], models=fx["models"], pools=[PoolCap(**p) for p in fx["pools"]],
+        queue_sizes=fx["queue_sizes"],
     )
 
 
@@ -115,6 +116,7 @@ def test_bad_monitoring_config_reports_every_key_path_once():
         "monitoring.channels.slack[0].webhook_secret",
         "monitoring.channels.pagerduty[0].severities[0]",
         "monitoring.budget_thresholds",
+        "monitoring.smtp",  # an email channel and no relay to send it through
     ])
     by_path = {p.path: p.message for p in err.value.problems}
     assert "plaintext URL" in by_path["monitoring.channels.slack[0].webhook_secret"]
@@ -124,9 +126,11 @@ def test_bad_monitoring_config_reports_every_key_path_once():
 
 
 def test_secret_references_and_channel_defaults():
-    ch = MonitoringConfig.model_validate({"channels": {
+    ch = MonitoringConfig.model_validate({"smtp": {"smarthost": "smtp.example.com:587", "sender": "am@example.com"},
+                                          "channels": {
         "email": [{"address": "oncall@example.com"}],
-        "slack": [{"name": "ops", "webhook_secret": "aiplat:slackOpsWebhook"}],
+        "slack": [{"name": "ops", "webhook_secret": "aiplat:slackOpsWebhook"},
+                  {"name": "feed", "webhook_secret": "slackFeed", "severities": ["info"]}],
         "pagerduty": [{"name": "pd", "routing_key_secret": "pagerdutyRoutingKey"}],
     }}).channels
     assert ch.email[0].severities == ["critical", "warning"]
@@ -177,7 +181,27 @@ def test_optional_rules_follow_their_inputs():
     names = lambda groups: {r["alert"] for g in groups for r in g["rules"]}  # noqa: E731
     bare = names(rule_groups(MonitoringConfig(), stack="s"))
     assert "TritonModelNotLoaded" not in bare and "GpuPoolAtNodeCap" not in bare
-    assert "RequestRateNearLimit" not in bare
+    assert "RequestRateNearLimit" not in bare and "TritonQueueFull" not in bare
+
+
+def test_queue_full_alerts_compare_each_served_models_queue_size_per_region():
+    from aiplat.project import load_platform_config
+    from aiplat.monitoring import queue_sizes, region_rule_groups
+
+    cfg = load_platform_config("prod")
+    full = lambda region: {  # noqa: E731
+        r["labels"]["model"]: r["expr"] for g in region_rule_groups(cfg, "prod", region) for r in g["rules"]
+        if r["alert"] == "TritonQueueFull"}
+    # classify (linear-classifier, max_queue_size 128 in the stack) serves us-east-1 and us-west-2 only
+    assert queue_sizes(cfg, ["us-east-1"]) == {"linear-classifier": 128, "text-embedder": 64}
+    assert full("us-east-1") == {
+        "linear-classifier": 'max by (namespace, model, version) '
+                             '(nv_inference_pending_request_count{model="linear-classifier"}) >= 115.2',
+        "text-embedder": 'max by (namespace, model, version) '
+                         '(nv_inference_pending_request_count{model="text-embedder"}) >= 57.6'}
+    assert set(full("us-east-2")) == {"text-embedder"}
+    assert {r["for"] for g in region_rule_groups(cfg, "prod", "us-east-1") for r in g["rules"]
+            if r["alert"] == "TritonQueueFull"} == {cfg.monitoring.slo.error_for}
 
 
 def test_pool_caps_come_from_the_stack_including_the_spot_tier(tmp_path):

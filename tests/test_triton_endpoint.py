@@ -196,6 +196,9 @@ def test_prod_embed_endpoint_contract_per_region(record, region):
         assert f"--model-repository=s3://acme-aiplat-prod-{region}-embed/text-embedder/v{version}" in c["args"]
         assert "--load-model=text-embedder" in c["args"] and "--model-control-mode=explicit" in c["args"]
         assert "--strict-readiness=true" in c["args"]
+        # the latency summaries the p99/p95 alerts and panels read (the monitoring integration
+        # test runs Triton with exactly these args)
+        assert c["args"][-1] == "--metrics-config=summary_latencies=true"
         assert c["resources"]["limits"]["nvidia.com/gpu"] == "1" == c["resources"]["requests"]["nvidia.com/gpu"]
         assert c["startupProbe"]["httpGet"]["path"] == c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
         assert c["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"

@@ -36,6 +36,7 @@ from aiplat.config.monitoring import (
     Severity,
     SlackChannel,
     SloConfig,
+    SmtpConfig,
     duration_seconds,
 )
 from aiplat.config.network import NetworkConfig
@@ -95,6 +96,7 @@ __all__ = [
     "EmailChannel",
     "SlackChannel",
     "PagerDutyChannel",
+    "SmtpConfig",
     "VectorStoreConfig",
     "CollectionSpec",
     "IndexSpec",

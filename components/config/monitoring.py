@@ -51,6 +51,12 @@ class SloConfig(_Model):
     rate_window: str = Field("5m", description="Window of rate() in ratios and averages. Default 5m.")
     down_for: str = Field("2m", description="How long an endpoint may be down before paging. Default 2m.")
     queue_time_warning_ms: float = Field(100.0, gt=0, description="Warn when mean queue time per request exceeds it. Default 100.")
+    queue_full_fraction: float = Field(
+        0.9, gt=0, le=1,
+        description="Page (TritonQueueFull) when a replica's pending requests reach this fraction of the model's "
+                    "max_queue_size for error_for: at the size Triton refuses requests (503) and counts none of "
+                    "them as failures. Default 0.9.",
+    )
     gpu_util_warning: float = Field(0.8, gt=0, le=1, description="Warn when a GPU's utilisation exceeds it. Default 0.8 (80 %).")
     gpu_memory_exhaustion: float = Field(
         0.95, gt=0, le=1, description="Page when a GPU's framebuffer use exceeds this fraction. Default 0.95."
@@ -95,17 +101,17 @@ def _secret_ref(v: str) -> str:
     return v
 
 
+def _email(v: str) -> str:
+    if not _EMAIL.match(v):
+        raise ValueError(f"{v!r} is not an email address")
+    return v
+
+
 class EmailChannel(_Model):
     address: str = Field(description="Email address alerts go to.")
     severities: list[Severity] = Field(["critical", "warning"], description="Default: critical and warning.")
 
-    @field_validator("address")
-    @classmethod
-    def _address(cls, v: str) -> str:
-        if not _EMAIL.match(v):
-            raise ValueError(f"{v!r} is not an email address")
-        return v
-
+    _address = field_validator("address")(_email)
     _sev = field_validator("severities")(_severities)
 
 
@@ -125,6 +131,40 @@ class PagerDutyChannel(_Model):
 
     _ref = field_validator("routing_key_secret")(_secret_ref)
     _sev = field_validator("severities")(_severities)
+
+
+class SmtpConfig(_Model):
+    """The SMTP relay Alertmanager sends the email channels' alerts through.
+
+    The password never appears in the stack file: ``password_secret`` names a Pulumi secret
+    (``pulumi config set --secret aiplat:NAME PASSWORD``), which joins the receivers Secret and
+    reaches Alertmanager as a file (``smtp_auth_password_file``)."""
+
+    smarthost: str = Field(description="host:port of the relay, e.g. email-smtp.us-east-1.amazonaws.com:587.")
+    sender: str = Field(description="From address of the alert emails (a verified sender of the relay).")
+    username: str | None = Field(None, description="SMTP AUTH user name. Default: none (no authentication).")
+    password_secret: str | None = Field(
+        None, description="Pulumi secret config key holding the SMTP AUTH password; never the password. "
+                          "Required with username.",
+    )
+    require_tls: bool = Field(True, description="Require STARTTLS. Default true.")
+
+    _ref = field_validator("password_secret")(lambda v: v if v is None else _secret_ref(v))
+
+    @field_validator("smarthost")
+    @classmethod
+    def _smarthost(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", v):
+            raise ValueError(f"{v!r} must be host:port (e.g. email-smtp.us-east-1.amazonaws.com:587)")
+        return v
+
+    _sender = field_validator("sender")(_email)
+
+    @rule
+    def _auth_pair(self, ctx):
+        if (self.username is None) != (self.password_secret is None):
+            missing = "password_secret" if self.password_secret is None else "username"
+            yield Problem(missing, "username and password_secret go together (SMTP AUTH needs both)")
 
 
 class ChannelsConfig(_Model):
@@ -148,7 +188,9 @@ class MonitoringConfig(_Model):
     """The stack's monitoring: SLOs, notification channels and budget alerts.
 
     Every field has a default, so a stack without a ``monitoring:`` section is valid and
-    gets the default SLOs (with no one notified until channels are added)."""
+    gets the default SLOs (with no one notified until channels are added). Once channels
+    are given, every severity must reach at least one of them, and email channels need
+    ``smtp``: a severity or channel that would silently reach nobody is a config error."""
 
     slo: SloConfig = Field(default_factory=SloConfig, description="Default: the SloConfig defaults.")
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig, description="Default: no channels.")
@@ -163,11 +205,10 @@ class MonitoringConfig(_Model):
         description="GCP billing account (XXXXXX-XXXXXX-XXXXXX) the budget is created on. Required on GCP when "
                     "monthly_budget_usd is set; only valid on GCP. Default: none.",
     )
-    smtp_smarthost: str | None = Field(
-        None, description="host:port of the SMTP relay Alertmanager sends email through. Default: none, so email "
-                          "channels get only the cloud-side alarms and budget alerts (SNS / Cloud Monitoring).",
+    smtp: SmtpConfig | None = Field(
+        None, description="The SMTP relay Alertmanager sends email through. Required with email channels (they "
+                          "also get the cloud-side alarms and budget alerts). Default: none.",
     )
-    smtp_from: str = Field("alertmanager@aiplat.invalid", description="Sender of Alertmanager's emails.")
     runbook_url: str = Field(
         "https://github.com/aiplat/aiplat/blob/main/docs/runbooks.md",
         description="Runbook page; each alert links to #<alertname, lowercased>. Default: the project's runbooks.",
@@ -206,12 +247,25 @@ class MonitoringConfig(_Model):
             yield Problem("gcp_billing_account",
                           "required on gcp when monthly_budget_usd is set (the billing budget lives on it)")
 
-    @field_validator("smtp_smarthost")
-    @classmethod
-    def _smarthost(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", v):
-            raise ValueError(f"{v!r} must be host:port (e.g. email-smtp.us-east-1.amazonaws.com:587)")
-        return v
+    @rule
+    def _email_needs_smtp(self, ctx):
+        if self.channels.email and self.smtp is None:
+            yield Problem("smtp", f"required: channels.email lists {len(self.channels.email)} address(es) and "
+                                  "Alertmanager sends email only through an SMTP relay "
+                                  "(smtp: {smarthost, sender, username, password_secret})")
+
+    @rule
+    def _every_severity_received(self, ctx):
+        # With channels, an alert of a severity none of them lists goes to Alertmanager's `null`
+        # receiver: nobody hears of it. (No channels at all is a stack nobody is told about.)
+        ch = self.channels
+        listed = [c.severities for c in (*ch.email, *ch.slack, *ch.pagerduty)]
+        if not listed:
+            return
+        for sev in SEVERITIES:
+            if not any(sev in sevs for sevs in listed):
+                yield Problem("channels", f"no channel receives {sev} alerts, so Alertmanager drops them: "
+                                          f"add {sev!r} to the severities of a channel")
 
     @field_validator("runbook_url")
     @classmethod

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from aiplat import catalog
 from aiplat.config._base import DnsLabel, Unknown, _Model, if_known, known, repeated, rule
 from aiplat.errors import Problem
-from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE, TRITON_IMAGE_RE
+from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE, TRITON_IMAGE_RE, TRITON_MAX_QUEUE_SIZE
 
 if TYPE_CHECKING:
     from aiplat.config.regions import RegionConfig
@@ -55,6 +55,13 @@ class ServedModelConfig(_Model):
     version: int = Field(ge=1, description="Stable version (Triton version directory).")
     digest: str = Field(description="sha256:<64 hex> content digest of that version (`aiplat models digest`).")
     canary: CanaryConfig | None = Field(None, description="Candidate version and its traffic weight. Default: none.")
+    max_queue_size: int = Field(
+        TRITON_MAX_QUEUE_SIZE, ge=1,
+        description="The model's bounded queue as its config.pbtxt sets it (spec.yaml dynamic_batching.queue_policy."
+                    "max_queue_size), stable and canary alike. Triton refuses requests beyond it (503) without "
+                    "counting them anywhere, so TritonQueueFull and the queue-fill panel compare the pending-request "
+                    f"gauge with it. Default {TRITON_MAX_QUEUE_SIZE}, the model spec's default.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -4,7 +4,8 @@
 kube-prometheus-stack with a pinned chart (``kube_prometheus``), a PrometheusRule with
 exactly ``region_rule_groups`` (= ``aiplat rules STACK --region R``, ``rules``), the
 operations, engineering and finance dashboards (``dashboards``), Alertmanager routing each
-alert to every channel listing its severity (``alertmanager``), a PodMonitor for the DCGM
+alert to every channel listing its severity, email through the stack's SMTP relay
+(``alertmanager``), a PodMonitor for the DCGM
 exporter (Triton's ServiceMonitor comes with each TritonEndpoint), and on AWS an SNS topic
 with alarms on the regional API gateway (``_aws``).
 
@@ -20,8 +21,9 @@ Budget source of truth: ``monitoring.monthly_budget_usd`` in the stack file (the
 reads nothing else); tests/test_monitoring_component.py holds it equal to the spend-cap
 policy's ``maxMonthlyUsd`` in policies/config/<stack>.json, so the two cannot drift.
 
-Secrets: webhook URLs and routing keys never appear in config or resource inputs.
-Alertmanager reads them from files (``api_url_file``, ``routing_key_file``) in the
+Secrets: webhook URLs, routing keys and the SMTP password never appear in config or resource
+inputs. Alertmanager reads them from files (``api_url_file``, ``routing_key_file``,
+``smtp_auth_password_file``) in the
 Kubernetes Secret ``aiplat-alert-receivers`` (``alertmanagerSpec.secrets``), mounted at
 ``/etc/alertmanager/secrets/aiplat-alert-receivers/<key>``. When the stack's Pulumi config
 holds every named secret, ``Monitoring`` creates that Secret from them (a Pulumi secret
@@ -61,6 +63,7 @@ from aiplat.monitoring.rules import (
     platform_rule_groups,
     region_models,
     region_rule_groups,
+    queue_sizes,
     rule_groups,
     rules_document,
     rules_yaml,
@@ -81,6 +84,7 @@ __all__ = [
     "platform_rule_groups",
     "region_rule_groups",
     "region_models",
+    "queue_sizes",
     "rules_document",
     "rules_yaml",
     "POOL_NODE_LABEL",
@@ -121,6 +125,9 @@ class MonitoringArgs:
     """The stack's team tag (finance dashboard's chargeback). Required."""
     pool_prices: list[PoolPrice] = field(default_factory=list)
     """The region's GPU pools with catalog prices. Default none (no DCGM PodMonitor, no pool costs)."""
+    queue_sizes: dict[str, int] = field(default_factory=dict)
+    """Served model -> its max_queue_size (``rules.queue_sizes``): the operations dashboard's queue-fill
+    panel. Default none (the panel shows raw pending requests)."""
     retention: str = "15d"
     """Prometheus retention. Default 15d."""
     gateway_api_id: pulumi.Input[str] | None = None

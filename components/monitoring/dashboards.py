@@ -4,10 +4,13 @@ Pure functions of plain values, so tests can check the exact panels and PromQL. 
 Monitoring component puts each into a ConfigMap labelled ``grafana_dashboard: "1"``,
 which kube-prometheus-stack's Grafana sidecar loads.
 
-Metrics: Triton's per-model counters and latency summaries (``nv_inference_*``; the p50/
-p95/p99 panels need ``--metrics-config=summary_latencies=true``, which our Triton
-deployments set), kube-state-metrics (``kube_node_labels`` with the allow-listed pool and
-capacity-type labels, GPU requests) and DCGM (``DCGM_FI_*``).
+Metrics: Triton's per-model counters, latency summaries and pending-request gauge
+(``nv_inference_*``; the p50/p95/p99 and queue p99 panels need
+``--metrics-config=summary_latencies=true``, which the Triton Deployment passes:
+``aiplat.refs.TRITON_METRICS_ARGS``), kube-state-metrics (``kube_node_labels`` with the
+allow-listed pool and capacity-type labels, GPU requests) and DCGM (``DCGM_FI_*``).
+Overload shows in the queue-fill panel, not in the error panels: Triton counts no failure
+for the requests its full queue refuses (``aiplat.monitoring.rules``, "Overload").
 
 Finance: GPU cost = node count per (pool, capacity type) x the catalog's list price per
 node-hour (components/catalog/gpu.py): reserved nodes at the pool's commitment price,
@@ -20,11 +23,11 @@ the team is the stack's ``team`` tag (chargeback tags are per stack).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from aiplat.config.monitoring import duration_seconds
-from aiplat.monitoring.rules import ksm_label
-from aiplat.refs import CAPACITY_NODE_LABEL, POOL_NODE_LABEL
+from aiplat.monitoring.rules import ksm_label, promql_string
+from aiplat.refs import CAPACITY_NODE_LABEL, METRIC_PENDING, POOL_NODE_LABEL
 
 SCHEMA_VERSION = 39  # Grafana 11's dashboard schema
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -123,8 +126,18 @@ def _uid(kind: str, stack: str, region: str) -> str:
 
 
 # -- the three dashboards --------------------------------------------------------------
-def operations_dashboard(stack: str, region: str, rate_window: str = "5m") -> dict[str, Any]:
-    """Health, latency quantiles, throughput and errors of the region's Triton endpoints."""
+def queue_fill_expr(queue_sizes: Mapping[str, int]) -> str:
+    """PromQL: per model, the busiest replica's pending requests as a share of its max_queue_size."""
+    return "\nor ".join(
+        f"max by (model) ({METRIC_PENDING}{{model={promql_string(model)}, {M}}}) / {size}"
+        for model, size in sorted(queue_sizes.items()))
+
+
+def operations_dashboard(stack: str, region: str, rate_window: str = "5m",
+                         queue_sizes: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Health, latency quantiles, throughput, errors and queue fill of the region's Triton endpoints.
+
+    ``queue_sizes`` (model -> max_queue_size) turn the pending-request panel into queue fill."""
     w = rate_window
     latency = [
         _target(f'max by (model) (nv_inference_request_summary_us{{quantile="{q}", {M}}}) / 1000',
@@ -152,12 +165,23 @@ def operations_dashboard(stack: str, region: str, rate_window: str = "5m") -> di
             _target(f"sum by (model) (rate(nv_inference_request_failure{{{M}}}[{w}]))\n"
                     f"/ (sum by (model) (rate(nv_inference_request_success{{{M}}}[{w}])) "
                     f"+ sum by (model) (rate(nv_inference_request_failure{{{M}}}[{w}])))", "{{model}}"),
-        ], "percentunit", 12, 12),
+        ], "percentunit", 12, 12, description=(
+            "Failures Triton counts: queue timeouts (REJECTED), CANCELED, BACKEND, OTHER. Requests a full "
+            "queue refuses (503) are not among them: see the queue panel.")),
         _panel(7, "Failures by reason (requests/s)", "timeseries", [
             _target(f"sum by (model, reason) (rate(nv_inference_request_failure{{{M}}}[{w}]))",
                     "{{model}} {{reason}}"),
-        ], "reqps", 0, 20, 24, 8),
+        ], "reqps", 0, 20, 24, 8, "REJECTED = the queue timeout expired; a full queue's refusals count nowhere."),
     ]
+    if queue_sizes:
+        panels.append(_panel(8, "Queue fill (busiest replica, share of max_queue_size)", "timeseries", [
+            _target(queue_fill_expr(queue_sizes), "{{model}}"),
+        ], "percentunit", 0, 28, 24, 8, "At 100 % Triton refuses requests with 503 and counts no failure: this "
+                                         "panel, not the error ratio, shows that overload (TritonQueueFull)."))
+    else:
+        panels.append(_panel(8, "Pending requests (busiest replica)", "timeseries", [
+            _target(f"max by (model) ({METRIC_PENDING}{{{M}}})", "{{model}}"),
+        ], "short", 0, 28, 24, 8, "Requests queued or waiting for an instance."))
     return _dashboard(_uid("ops", stack, region), f"aiplat operations · {stack} · {region}", ["operations"], panels)
 
 

@@ -168,7 +168,7 @@ def deploy(owner: AiplatComponent, n: str, a: MonitoringArgs, secrets: dict[str,
         )
     w = m.slo.rate_window
     boards = {
-        "operations": dashboards.operations_dashboard(a.stack, a.region, w),
+        "operations": dashboards.operations_dashboard(a.stack, a.region, w, a.queue_sizes),
         "engineering": dashboards.engineering_dashboard(a.stack, a.region, w),
         "finance": dashboards.finance_dashboard(a.stack, a.region, a.team, a.pool_prices, w),
     }

@@ -5,7 +5,8 @@ service level (p99 latency SLA, error ratio, queue time, GPU thresholds) and who
 (email, Slack, PagerDuty). From it, ``rule_groups`` derives Prometheus alert rules in three tiers, labelled by severity:
 
 * ``critical`` (group ``aiplat-immediate``): endpoint down, p99 above the SLA, error
-  ratio above threshold, GPU memory exhausted, GPU Xid errors, a declared model absent;
+  ratio above threshold, a model's queue full (overload), GPU memory exhausted, GPU Xid
+  errors, a declared model absent;
 * ``warning`` (``aiplat-warning``): p95 trending toward the SLA, queue time rising, GPU
   utilisation high, a GPU pool at its node cap, latency quantiles not exported;
 * ``info`` (``aiplat-info``): a model's version changed, traffic near the rate limit.
@@ -20,18 +21,29 @@ quantiles exist only with ``--metrics-config=summary_latencies=true``: then it a
 exports the summaries ``nv_inference_request_summary_us{quantile="0.5|0.9|0.95|0.99|0.999"}``
 (and ``nv_inference_queue_summary_us`` etc.), computed by Triton over a sliding window.
 ``histogram_latencies=true`` adds no request-latency histogram in 2.51 (it only covers
-decoupled models' first response). Our Triton deployment sets ``summary_latencies=true``
-(``TRITON_METRICS_ARGS``), the p99/p95 alerts read those quantiles, taking the worst
-replica (summary quantiles cannot be averaged across replicas), and a warning fires when
-a model serves traffic without the summary, so the SLO is never silently unmonitored.
+decoupled models' first response). The Triton Deployment passes ``TRITON_METRICS_ARGS``
+(``aiplat.triton.triton_args``, checked against a real Triton and Prometheus by
+tests/test_monitoring_integration.py), the p99/p95 alerts read those quantiles, taking the
+worst replica (summary quantiles cannot be averaged across replicas), and a warning fires
+when a model serves traffic without the summary, so the SLO is never silently unmonitored.
 Queue time and error ratio come from the counters (rate of the sums / rate of requests).
+
+Overload. A model's bounded queue refuses what it cannot hold at once (HTTP 503 "Exceeds
+maximum queue size"), and Triton (core r25.01 and the 2.51 server alike) counts those
+refusals nowhere: they fail at enqueue, before any statistics, and ``reason="REJECTED"``
+counts only queue *timeouts*. So the error ratio reads 0 in exactly that overload.
+``TritonQueueFull`` watches the one thing that does move, the pending-request gauge
+(``nv_inference_pending_request_count``), against each model's ``max_queue_size``: when a
+replica's queue stays at ``queue_full_fraction`` of it, requests are being refused. (At the
+edge the cloud alarms count the 503s: the API gateway's 5xx ratio on AWS, the load
+balancer's on GCP.)
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
@@ -39,6 +51,7 @@ from aiplat.config.monitoring import MonitoringConfig, duration_seconds
 from aiplat.refs import (  # noqa: F401  (TRITON_METRICS_ARGS: the flags the p99/p95 alerts need)
     FAILURE_REASONS,
     METRIC_FAILURE,
+    METRIC_PENDING,
     METRIC_QUEUE_US,
     METRIC_REQUEST_SUMMARY_US,
     METRIC_REQUEST_US,
@@ -82,9 +95,12 @@ def _pct(x: float) -> str:
     return f"{x * 100:g}%"
 
 
-def _q(s: str) -> str:
+def promql_string(s: str) -> str:
     """A PromQL double-quoted string literal (model and pool names may hold any char)."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_q = promql_string
 
 
 def _alert(name: str, severity: str, expr: str, for_: str | None, summary: str, description: str,
@@ -102,12 +118,14 @@ def _alert(name: str, severity: str, expr: str, for_: str | None, summary: str, 
 
 
 def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] | tuple[str, ...] = (),
-                pools: list[PoolCap] | tuple[PoolCap, ...] = ()) -> list[dict[str, Any]]:
+                pools: list[PoolCap] | tuple[PoolCap, ...] = (),
+                queue_sizes: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """Prometheus rule groups (the ``groups:`` list of a rules file) for one stack.
 
     ``models`` are the model names the stack serves (each gets a not-loaded alert);
-    ``pools`` the GPU pools with their node caps (each gets an at-cap warning). Both are
-    plain values so this stays a pure function of its arguments."""
+    ``pools`` the GPU pools with their node caps (each gets an at-cap warning);
+    ``queue_sizes`` each served model's ``max_queue_size`` (each gets a queue-full alert).
+    All are plain values so this stays a pure function of its arguments."""
     slo, url = monitoring.slo, monitoring.runbook_url
     w = slo.rate_window
     job = f'job=~{_q(monitoring.triton_job)}'
@@ -143,6 +161,20 @@ def rule_groups(monitoring: MonitoringConfig, *, stack: str, models: list[str] |
           f"Error ratio of {{{{ $labels.model }}}} above {_pct(slo.error_ratio)}",
           f"{{{{ $value | humanizePercentage }}}} of requests failed over {w} "
           f"(threshold: {_pct(slo.error_ratio)} for {slo.error_for})."),
+    ]
+    for model, size in sorted((queue_sizes or {}).items()):
+        at = size * slo.queue_full_fraction
+        immediate.append(a(
+            "TritonQueueFull", "critical",
+            f"max by (namespace, model, version) ({METRIC_PENDING}{{model={_q(model)}}}) >= {_num(at)}",
+            slo.error_for,
+            "Queue of {{ $labels.model }} v{{ $labels.version }} is full: Triton refuses requests",
+            f"{{{{ $value }}}} requests pending on the busiest replica of {{{{ $labels.namespace }}}} "
+            f"(threshold: {_pct(slo.queue_full_fraction)} of max_queue_size {size} for {slo.error_for}); "
+            "beyond the queue Triton answers 503 and counts no failure: scale out or shed load.",
+            # one rule per model (its own size); the label keeps them distinct for promtool
+            extra_labels={"model": model}))
+    immediate += [
         a("GpuMemoryExhausted", "critical",
           "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > "
           + _num(slo.gpu_memory_exhaustion),
@@ -260,14 +292,15 @@ def rules_yaml(groups: list[dict[str, Any]]) -> str:
 
 
 def platform_rule_groups(cfg: Any, stack: str, models: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The rule groups of a validated PlatformConfig: its SLOs and its GPU pools' caps."""
+    """The rule groups of a validated PlatformConfig: its SLOs, its GPU pools' caps, its models' queues."""
     pools = [
         # The cap counts every node of the pool, the spot tier included.
         PoolCap(region.name, pool.name, pool.max_nodes + pool.spot_max_nodes)
         for region in cfg.regions
         for pool in region.gpu_pools
     ]
-    return rule_groups(cfg.monitoring, stack=stack, models=models, pools=pools)
+    return rule_groups(cfg.monitoring, stack=stack, models=models, pools=pools,
+                       queue_sizes=queue_sizes(cfg, [r.name for r in cfg.regions]))
 
 
 def region_models(cfg: Any, region: str) -> list[str]:
@@ -286,6 +319,22 @@ def region_models(cfg: Any, region: str) -> list[str]:
     return sorted(names)
 
 
+def queue_sizes(cfg: Any, regions: list[str]) -> dict[str, int]:
+    """``max_queue_size`` of every model the stack serves in ``regions`` (model name -> size).
+
+    A model served by several endpoints with different sizes takes the smallest: its queue
+    fills first."""
+    if cfg.serving is None:
+        return {}
+    stack_regions = [r.name for r in cfg.regions]
+    out: dict[str, int] = {}
+    for ep in cfg.serving.endpoints:
+        if set(ep.resolved_regions(stack_regions)) & set(regions):
+            for m in ep.models:
+                out[m.name] = min(out.get(m.name, m.max_queue_size), m.max_queue_size)
+    return dict(sorted(out.items()))
+
+
 def region_rule_groups(cfg: Any, stack: str, region: str) -> list[dict[str, Any]]:
     """The rule groups of one cluster: the stack's SLOs, the region's models and GPU pools.
 
@@ -293,4 +342,5 @@ def region_rule_groups(cfg: Any, stack: str, region: str) -> list[dict[str, Any]
     ``aiplat rules STACK --region REGION`` writes them."""
     rc = next(r for r in cfg.regions if r.name == region)
     pools = [PoolCap(rc.name, p.name, p.max_nodes + p.spot_max_nodes) for p in rc.gpu_pools]
-    return rule_groups(cfg.monitoring, stack=stack, models=region_models(cfg, region), pools=pools)
+    return rule_groups(cfg.monitoring, stack=stack, models=region_models(cfg, region), pools=pools,
+                       queue_sizes=queue_sizes(cfg, [region]))

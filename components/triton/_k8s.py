@@ -4,8 +4,9 @@
 its ServiceAccount (annotated with the cloud identity), the ``<endpoint>-models`` ConfigMap,
 then per track that has entries a Deployment, a Service, a PodDisruptionBudget and a KEDA
 ScaledObject, and last one ServiceMonitor; each custom resource also waits for the release
-installing its CRD (``args.installers``: KEDA, the prometheus-operator CRDs). The tritonserver flags (``triton_args``) load
-exactly the pinned versions; the KEDA trigger (``queue_time_query``) scales on Triton's
+installing its CRD (``args.installers``: KEDA, the prometheus-operator CRDs). The tritonserver
+flags (``triton_args``) load exactly the pinned versions and turn on the latency summaries the
+SLA alerts read (``aiplat.refs.TRITON_METRICS_ARGS``); the KEDA trigger (``queue_time_query``) scales on Triton's
 queue time per request. Everything derives from the args and the model entries; the cloud
 modules only hand over the bucket's readiness and the identity to annotate.
 """
@@ -19,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aiplat._base import AiplatComponent
-from aiplat.refs import METRIC_QUEUE_US, METRIC_SUCCESS, prometheus_label
+from aiplat.refs import METRIC_QUEUE_US, METRIC_SUCCESS, TRITON_METRICS_ARGS, prometheus_label
 from aiplat.triton.args import TritonEndpointArgs
 
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
@@ -55,6 +56,8 @@ def triton_args(entries: list[dict[str, Any]]) -> list[str]:
         f"--metrics-port={METRICS_PORT}",
         "--allow-metrics=true",
         "--allow-gpu-metrics=true",
+        # Latency quantiles: the p99/p95 SLA alerts and the latency panels read them.
+        *TRITON_METRICS_ARGS,
     ]
     return args
 
