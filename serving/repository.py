@@ -149,10 +149,8 @@ def validate(repo: str | Path) -> list[ModelInfo]:
         if not cfg_path.is_file():
             problems.append(Problem(str(cfg_path), "missing"))
             continue
-        try:
-            cfg = parse_pbtxt(cfg_path.read_text(), source=str(cfg_path))
-        except ConfigError as exc:
-            problems += exc.problems
+        cfg = _parsed(cfg_path, parse_pbtxt, problems)
+        if cfg is None:
             continue
         if cfg.name and cfg.name != mdir.name:
             problems.append(Problem(f"{cfg_path}:name",
@@ -184,6 +182,15 @@ def validate(repo: str | Path) -> list[ModelInfo]:
     return infos
 
 
+def _parsed(path: Path, parse_pbtxt, problems: list[Problem]):
+    """The config message of ``path``, or None with its parse problems added to ``problems``."""
+    try:
+        return parse_pbtxt(path.read_text(), source=str(path))
+    except ConfigError as exc:
+        problems += exc.problems
+        return None
+
+
 def _pinned_problems(mdir: Path, cfg, versions: dict[int, Path], parse_pbtxt, pinned_config) -> list[Problem]:
     configs = mdir / PINNED_CONFIG_DIR
     if not configs.is_dir():
@@ -195,12 +202,8 @@ def _pinned_problems(mdir: Path, cfg, versions: dict[int, Path], parse_pbtxt, pi
             problems.append(Problem(str(path), f"pins no version directory of {mdir.name!r} "
                                                f"(versions: {', '.join(map(str, sorted(versions))) or 'none'})"))
             continue
-        try:
-            pinned = parse_pbtxt(path.read_text(), source=str(path))
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        if pinned != pinned_config(cfg, int(number)):
+        pinned = _parsed(path, parse_pbtxt, problems)
+        if pinned is not None and pinned != pinned_config(cfg, int(number)):
             problems.append(Problem(str(path), f"is not config.pbtxt pinned to version {number} (stale after an "
                                                "edit?): rebuild the repository with `aiplat models build`"))
     return problems
