@@ -11,8 +11,13 @@ STACK   ?= dev
 PYTEST_ARGS ?=
 STUB_VENV := .venv-triton-stub
 PERF_ANALYZER_DIR := .triton/tritonclient-2.41
+# The model repository the shipped stacks publish (their serving.model_repository), built from
+# the example model sources; rebuilt whole when a source changes (removed models disappear too).
+MODEL_SOURCES := serving/examples/models
+MODEL_REPO := build/models
+MODEL_SOURCE_FILES := $(shell find $(MODEL_SOURCES) -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
 
-.PHONY: setup setup-test triton test-tools check test golden bench bench-serving clean
+.PHONY: setup setup-test triton test-tools models check test golden bench bench-serving clean
 
 # Runtime environment: aiplat with every extra the README's commands use ([all]: the CLI and
 # the policy pack, serving, vectors, AWS). Rebuilt when pyproject.toml or constraints.txt change.
@@ -44,7 +49,14 @@ setup-test: $(VENV)/.test-stamp
 
 triton: $(VENV)/.triton-stamp
 
-check: setup
+build/.models-stamp: $(VENV)/.runtime-stamp $(MODEL_SOURCE_FILES)
+	rm -rf $(MODEL_REPO)
+	$(VENV)/bin/aiplat models build $(MODEL_SOURCES) $(MODEL_REPO)
+	touch $@
+
+models: build/.models-stamp
+
+check: setup models
 	$(VENV)/bin/aiplat check $(STACK)
 
 # promtool + prometheus (Debian package) for the alert-rule and monitoring tests; amtool +
@@ -55,11 +67,11 @@ test-tools:
 	@command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || \
 	  { apt-get update && apt-get install -y prometheus-alertmanager; }
 
-test: setup-test test-tools
+test: setup-test test-tools models
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Rewrite the golden graphs (tests/golden/<stack>.json) after a deliberate change; review the diff.
-golden: setup
+golden: setup models
 	for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; \
 	  $(VENV)/bin/aiplat check $$s --json tests/golden/$$s.json >/dev/null || exit $$?; done
 

@@ -3,7 +3,10 @@
 Per region: a provider pinned to that region, a Network, a Cluster (with its Kubernetes
 provider), then the in-cluster and regional components that build on it. Across
 regions: global routing and stack-wide monitoring. The component takes the *validated*
-config, so by the time the first child is registered every input is known to be good.
+config, so by the time the first child is registered every input is known to be good;
+what the config alone cannot say (that ``serving.model_repository`` holds the served
+versions with the stated digests: files, read from the program's working directory) is
+checked here before anything is registered, with the stack's key paths.
 
 Naming: the component is named after the stack; each region's components are named
 ``<stack>-<region>`` and their children ``<stack>-<region>-<role>``, so the same config
@@ -36,8 +39,10 @@ from aiplat.monitoring import (
     region_rule_groups,
 )
 from aiplat.network import Network, NetworkArgs
+from aiplat.errors import ConfigError
 from aiplat.triton import TritonEndpoint
 from aiplat.triton import args_from_config as triton_args_from_config
+from aiplat.triton import source_problems_of
 from aiplat.vector_store import VectorStore
 from aiplat.vector_store import args_from_config as vector_args_from_config
 
@@ -74,6 +79,9 @@ class AiPlatform(pulumi.ComponentResource):
         stack: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        problems = source_problems_of(config)  # every model file problem, before the first resource
+        if problems:
+            raise ConfigError(problems)
         super().__init__("aiplat:platform:AiPlatform", name, None, opts)
         self.config = config
         self.stack = stack or pulumi.get_stack()

@@ -48,6 +48,55 @@ MODEL_LABEL, VERSION_LABEL, REASON_LABEL = "model", "version", "reason"
 FAILURE_REASONS = ("REJECTED", "CANCELED", "BACKEND", "OTHER")
 
 
+# -- model repositories ---------------------------------------------------------------------
+# Where an endpoint's model versions come from: a local directory built by `aiplat models
+# build` (the program publishes the served versions into the endpoint's bucket), or an existing
+# object-store prefix of the stack's cloud holding the same single-version repositories,
+# <prefix>/<model>/v<version>/ (nothing is published). `{region}` in such a URI is replaced by
+# each serving region's name, so every region can read models kept in that region.
+MODEL_STORE_SCHEMES = {"aws": "s3", "gcp": "gs"}
+# S3 keeps at most 10 tags per object, and every published model file carries the stack's tags.
+S3_OBJECT_MAX_TAGS = 10
+REGION_PLACEHOLDER = "{region}"
+_STORE_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<bucket>[^/]*)(?:/(?P<prefix>.*))?$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")  # S3 and GCS share this much
+
+
+def is_model_store_uri(value: str) -> bool:
+    """True for ``scheme://...`` (an object-store prefix), False for a local directory."""
+    return "://" in value
+
+
+def model_store_problem(uri: str, cloud: str | None) -> str | None:
+    """Why ``uri`` is not an object-store prefix the stack's ``cloud`` can read, or None."""
+    m = _STORE_URI.match(uri)
+    want = MODEL_STORE_SCHEMES.get(cloud or "")
+    schemes = " or ".join(f"{s}://" for s in MODEL_STORE_SCHEMES.values())
+    if m is None or m["scheme"] not in MODEL_STORE_SCHEMES.values():
+        return f"{uri!r} is neither a local directory nor an {schemes} prefix"
+    if want and m["scheme"] != want:
+        return f"{uri!r}: on {cloud.upper()} the models come from {want}:// prefixes, not {m['scheme']}://"
+    if not _BUCKET.match(m["bucket"].replace(REGION_PLACEHOLDER, "us-east-1")):
+        return f"{uri!r}: {m['bucket']!r} is not a bucket name"
+    prefix = (m["prefix"] or "").strip("/")
+    if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
+        return f"{uri!r}: the prefix has an empty, '.' or '..' segment"
+    return None
+
+
+def model_store_prefix(uri: str, region: str) -> str:
+    """The prefix a region reads: ``{region}`` replaced, no trailing ``/``."""
+    return uri.replace(REGION_PLACEHOLDER, region).rstrip("/")
+
+
+def split_store_uri(uri: str) -> tuple[str, str, str]:
+    """``s3://bucket/some/prefix/`` -> ("s3", "bucket", "some/prefix")."""
+    m = _STORE_URI.match(uri)
+    if m is None:
+        raise ValueError(f"not an object-store URI: {uri!r}")
+    return m["scheme"], m["bucket"], (m["prefix"] or "").strip("/")
+
+
 def prometheus_label(k8s_label: str) -> str:
     """The Prometheus label name of a Kubernetes label ('aiplat.io/track' -> 'aiplat_io_track')."""
     return re.sub(r"[^A-Za-z0-9_]", "_", k8s_label)

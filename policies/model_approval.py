@@ -10,6 +10,16 @@ The contract with the Triton component (``aiplat.triton``, components/triton/) �
                    "track": "stable" | "canary"}          (track optional, default stable)
     e.g. aiplat.io/models: '[{"name":"llm","version":"3","digest":"sha256:9f…","track":"stable"},
                              {"name":"llm","version":"4","digest":"sha256:1c…","track":"canary"}]'
+    Other keys are allowed and ignored here (the component adds "weight", "repository" and,
+    for a published version, "config": the sha256 of the config.pbtxt published with it).
+
+    A bucket object (``aws:s3/bucketObjectv2:BucketObjectv2``, ``aws:s3/bucketObject:BucketObject``,
+    ``gcp:storage/bucketObject:BucketObject``) declares the model version its bytes belong to in
+    its ``metadata``: ``aiplat-model``, ``aiplat-version``, ``aiplat-digest`` (the component
+    publishes every file of a served version so, the pinned config.pbtxt included). Such an
+    object is judged like a declared entry, so the bucket's content is what this policy
+    judged, not only the Deployment's claim about it. An object with part of those keys is
+    refused (it cannot be judged).
 
 The value must be known at preview (built from config, not from other resources'
 outputs), since an approval cannot be checked against an unknown.
@@ -48,6 +58,10 @@ from aiplat.policies._props import UNKNOWN, get
 NAME = "model-approval"
 ANNOTATION = "aiplat.io/models"
 CONFIGMAP_KEY = "aiplat-models.json"
+OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject",
+                "gcp:storage/bucketObject:BucketObject")
+# metadata key -> entry field (aiplat.triton publishes with these keys)
+OBJECT_METADATA = {"aiplat-model": "name", "aiplat-version": "version", "aiplat-digest": "digest"}
 CATALOG_PATH = Path(__file__).resolve().parent / "approved_models.yaml"
 DIGEST_RE = refs.DIGEST_RE  # the serving contract's digest (aiplat.refs)
 Classification = Literal["public", "internal", "confidential", "restricted"]
@@ -180,6 +194,8 @@ def _catalog_for(config) -> ApprovedCatalog:
 
 def declared_models(props: Any, resource_type: str) -> tuple[list[Any], list[str]]:
     """(raw model entries, problems) a resource declares through the contract above."""
+    if resource_type in OBJECT_TYPES:
+        return _object_declaration(props)
     sources = []
     if resource_type.startswith("kubernetes:"):
         sources.append(("metadata.annotations", get(props, "metadata", "annotations", ANNOTATION)))
@@ -207,6 +223,28 @@ def declared_models(props: Any, resource_type: str) -> tuple[list[Any], list[str
             if e not in entries:
                 entries.append(e)
     return entries, problems
+
+
+def _object_declaration(props: Any) -> tuple[list[Any], list[str]]:
+    metadata = get(props, "metadata")
+    if metadata is UNKNOWN:
+        return [], ["metadata is unknown during preview; build it from config and the files so the model version "
+                    "these bytes belong to can be checked"]
+    if metadata is None:
+        return [], []
+    values = {key: get(props, "metadata", key) for key in OBJECT_METADATA}
+    present = [k for k, v in values.items() if v is not None]
+    if not present:
+        return [], []  # not a model file
+    if any(v is UNKNOWN for v in values.values()):
+        return [], ["metadata " + ", ".join(k for k, v in values.items() if v is UNKNOWN) + " is unknown during "
+                    "preview; cannot judge the model version these bytes belong to"]
+    if len(present) != len(OBJECT_METADATA):
+        missing = [k for k in OBJECT_METADATA if k not in present]
+        return [], [f"metadata declares a model version without {', '.join(missing)}; declare "
+                    f"{', '.join(OBJECT_METADATA)} together"]
+    entry = {field: values[key] for key, field in OBJECT_METADATA.items()}
+    return [{**entry, "track": "published"}], []
 
 
 def check_entry(entry: Any, catalog: ApprovedCatalog, classification: str, today: dt.date,

@@ -253,6 +253,16 @@ def render_pbtxt(cfg: mc.ModelConfig) -> str:
     return text_format.MessageToString(cfg)
 
 
+def pinned_config(cfg: mc.ModelConfig, version: int) -> mc.ModelConfig:
+    """A copy of ``cfg`` that serves exactly ``version``: ``version_policy: specific { versions:
+    [version] }``, everything else unchanged (the config a single-version repository carries)."""
+    out = mc.ModelConfig()
+    out.CopyFrom(cfg)
+    out.version_policy.Clear()
+    out.version_policy.specific.versions.append(version)
+    return out
+
+
 def parse_pbtxt(text: str, source: str = "config.pbtxt") -> mc.ModelConfig:
     """Parse ``config.pbtxt`` text with Triton's message; syntax errors become a
     ``ConfigError`` naming the file, line and column."""

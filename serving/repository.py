@@ -3,10 +3,21 @@
 Layout (Triton's): ``<repo>/<model>/config.pbtxt`` and ``<repo>/<model>/<version>/...``
 where ``<version>`` is a positive integer. ``build`` lays a repository out from model
 sources (``<src>/<model>/spec.yaml`` + ``<src>/<model>/<version>/``), rendering each
-``config.pbtxt`` from its ``ModelSpec``. ``validate`` reports every problem at once,
-each with its path. ``digest_version`` is the content digest the model-approval policy
-compares against. ``push`` uploads to ``s3://bucket/prefix`` only the files whose
-content changed, then verifies the bucket holds exactly what was pushed.
+``config.pbtxt`` from its ``ModelSpec``, and next to it one *pinned* config per version,
+``<repo>/<model>/configs/v<version>.pbtxt``: the same config with
+``version_policy: specific { versions: [<version>] }``. Those are Triton's custom model
+configurations (``configs/<name>.pbtxt``, read only with ``--model-config-name=<name>``, so
+serving the repository is unchanged); the platform publishes version N of a model as its
+own single-version repository with the pinned config as its ``config.pbtxt``
+(``aiplat.triton``). ``validate`` reports every problem at once, each with its path.
+``digest_dir`` is the content digest the model-approval policy compares against;
+``scan_version`` computes it together with each file's own SHA-256 in one read.
+``push`` uploads to ``s3://bucket/prefix`` only the files whose content changed, then
+verifies the bucket holds exactly what was pushed.
+
+Digests and scans need only the standard library: the Pulumi program imports this module
+without Triton's client (``build`` and ``validate`` import the protobuf model config
+lazily, from ``aiplat.serving.modelspec``).
 """
 
 from __future__ import annotations
@@ -18,7 +29,6 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from aiplat.errors import ConfigError, Problem, UsageError
-from aiplat.serving.modelspec import config_problems, load_spec, parse_pbtxt
 
 # Byproducts of running a model (the Python backend byte-compiles model.py next to it).
 # They are not part of the artifact: excluded from digests and pushes alike, so serving a
@@ -27,6 +37,13 @@ IGNORED_DIRS = frozenset({"__pycache__"})
 IGNORED_SUFFIXES = (".pyc",)
 
 SHA256_METADATA_KEY = "sha256"  # S3 user metadata: x-amz-meta-sha256 = hex of the bytes
+PINNED_CONFIG_DIR = "configs"  # Triton's custom-configuration directory inside a model directory
+_CHUNK = 1 << 20
+
+
+def pinned_config_path(model_dir: str | Path, version: int) -> Path:
+    """``<model_dir>/configs/v<version>.pbtxt``: the model's config pinned to that one version."""
+    return Path(model_dir) / PINNED_CONFIG_DIR / f"v{version}.pbtxt"
 
 
 def iter_files(root: Path) -> Iterator[tuple[str, Path]]:
@@ -52,7 +69,10 @@ def build(src: str | Path, out: str | Path) -> list[str]:
     """Lay out a repository at ``out`` from model sources at ``src``. Each
     ``<src>/<model>/spec.yaml`` becomes ``<out>/<model>/config.pbtxt`` and each numeric
     ``<src>/<model>/<version>/`` is copied. Existing models in ``out`` are replaced.
-    The result is validated; returns the model names built."""
+    The result is validated; returns the model names built. Each version also gets its
+    pinned config (``configs/v<version>.pbtxt``, module docstring)."""
+    from aiplat.serving.modelspec import load_spec, pinned_config, render_pbtxt
+
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise UsageError(f"model sources not found: {src}")
@@ -82,10 +102,14 @@ def build(src: str | Path, out: str | Path) -> list[str]:
         if target.exists():
             shutil.rmtree(target)
         target.mkdir()
-        (target / "config.pbtxt").write_text(spec.to_pbtxt())
+        config = spec.to_config()
+        (target / "config.pbtxt").write_text(render_pbtxt(config))
         for version, vdir in sorted(version_dirs(model_dir).items()):
             shutil.copytree(vdir, target / str(version),
                             ignore=shutil.ignore_patterns(*IGNORED_DIRS, "*.pyc"))
+            pinned = pinned_config_path(target, version)
+            pinned.parent.mkdir(exist_ok=True)
+            pinned.write_text(render_pbtxt(pinned_config(config, version)))
     validate(out)
     return [spec.name for _, spec in loaded]
 
@@ -103,7 +127,12 @@ def validate(repo: str | Path) -> list[ModelInfo]:
     its path) in one ``ConfigError``: unparsable or missing ``config.pbtxt``, config
     ``name`` different from the directory, bad dims/dtypes/batching, no version
     directory, versions named by a ``specific`` policy but absent, a Python-backend
-    version without its ``model.py``."""
+    version without its ``model.py``, a pinned config (``configs/v<N>.pbtxt``) that is not
+    ``config.pbtxt`` pinned to version N (stale after an edit) or names no present version.
+    A repository without pinned configs is valid (Triton does not need them; publishing
+    with the platform does)."""
+    from aiplat.serving.modelspec import config_problems, parse_pbtxt, pinned_config
+
     repo = Path(repo)
     if not repo.is_dir():
         raise UsageError(f"model repository not found: {repo}")
@@ -120,10 +149,8 @@ def validate(repo: str | Path) -> list[ModelInfo]:
         if not cfg_path.is_file():
             problems.append(Problem(str(cfg_path), "missing"))
             continue
-        try:
-            cfg = parse_pbtxt(cfg_path.read_text(), source=str(cfg_path))
-        except ConfigError as exc:
-            problems += exc.problems
+        cfg = _parsed(cfg_path, parse_pbtxt, problems)
+        if cfg is None:
             continue
         if cfg.name and cfg.name != mdir.name:
             problems.append(Problem(f"{cfg_path}:name",
@@ -148,10 +175,38 @@ def validate(repo: str | Path) -> list[ModelInfo]:
                 if not (versions[v] / filename).is_file():
                     problems.append(Problem(str(versions[v] / filename),
                                             "missing (the Python backend loads this file)"))
+        problems += _pinned_problems(mdir, cfg, versions, parse_pbtxt, pinned_config)
         infos.append(ModelInfo(mdir.name, tuple(sorted(versions)), served))
     if problems:
         raise ConfigError(problems)
     return infos
+
+
+def _parsed(path: Path, parse_pbtxt, problems: list[Problem]):
+    """The config message of ``path``, or None with its parse problems added to ``problems``."""
+    try:
+        return parse_pbtxt(path.read_text(), source=str(path))
+    except ConfigError as exc:
+        problems += exc.problems
+        return None
+
+
+def _pinned_problems(mdir: Path, cfg, versions: dict[int, Path], parse_pbtxt, pinned_config) -> list[Problem]:
+    configs = mdir / PINNED_CONFIG_DIR
+    if not configs.is_dir():
+        return []
+    problems = []
+    for path in sorted(configs.glob("v*.pbtxt")):
+        number = path.stem[1:]
+        if not number.isdigit() or int(number) not in versions:
+            problems.append(Problem(str(path), f"pins no version directory of {mdir.name!r} "
+                                               f"(versions: {', '.join(map(str, sorted(versions))) or 'none'})"))
+            continue
+        pinned = _parsed(path, parse_pbtxt, problems)
+        if pinned is not None and pinned != pinned_config(cfg, int(number)):
+            problems.append(Problem(str(path), f"is not config.pbtxt pinned to version {number} (stale after an "
+                                               "edit?): rebuild the repository with `aiplat models build`"))
+    return problems
 
 
 # --- digest --------------------------------------------------------------------------
@@ -170,16 +225,45 @@ def digest_dir(path: str | Path) -> str:
     same byte stream). ``config.pbtxt`` is not included: it lives beside the versions
     and holds serving parameters (batching, instances) that may change without the
     model changing. An empty directory digests to ``sha256`` of the empty string."""
+    return scan_version(path).digest
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    rel: str        # path relative to the version directory, POSIX
+    path: Path
+    size: int
+    sha256: str     # hex of the file's bytes (what push and the platform record as metadata)
+
+
+@dataclass(frozen=True)
+class VersionScan:
+    digest: str                     # digest_dir of the version directory
+    files: tuple[ScannedFile, ...]  # in digest order
+
+
+def scan_version(path: str | Path) -> VersionScan:
+    """``digest_dir`` of a version directory and every file's own SHA-256, reading each file
+    once in chunks (model files can be many GB)."""
     root = Path(path)
     if not root.is_dir():
         raise UsageError(f"not a directory: {root}")
     h = hashlib.sha256()
-    entries = sorted(((rel.encode("utf-8"), p) for rel, p in iter_files(root)),
-                     key=lambda e: e[0])
-    for rel, p in entries:
-        content = p.read_bytes()
-        h.update(rel + b"\0" + str(len(content)).encode("ascii") + b"\0" + content)
-    return "sha256:" + h.hexdigest()
+    files = []
+    for rel, p in sorted(iter_files(root), key=lambda e: e[0].encode("utf-8")):
+        size = p.stat().st_size
+        h.update(rel.encode("utf-8") + b"\0" + str(size).encode("ascii") + b"\0")
+        own = hashlib.sha256()
+        read = 0
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                h.update(chunk)
+                own.update(chunk)
+                read += len(chunk)
+        if read != size:  # the length prefix must be the bytes fed
+            raise UsageError(f"{p} changed while it was read")
+        files.append(ScannedFile(rel, p, size, own.hexdigest()))
+    return VersionScan("sha256:" + h.hexdigest(), tuple(files))
 
 
 def digest_version(repo: str | Path, model: str, version: int) -> str:
@@ -223,7 +307,7 @@ class PushReport:
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
 

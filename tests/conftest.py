@@ -20,6 +20,27 @@ from tests._project import run_stack
 ROOT = PROJECT_DIR
 EXAMPLE_MODELS = ROOT / "serving" / "examples" / "models"
 TEST_MODELS = ROOT / "tests" / "models"
+# The model repository the shipped stacks publish (serving.model_repository: build/models).
+EXAMPLE_REPOSITORY = ROOT / "build" / "models"
+
+
+def build_example_repository(root: Path = ROOT) -> Path:
+    """What `make models` does, in a checkout at ``root``: the stacks' repository, built fresh."""
+    import shutil
+
+    from aiplat.serving import repository
+
+    out = root / EXAMPLE_REPOSITORY.relative_to(ROOT)
+    shutil.rmtree(out, ignore_errors=True)
+    repository.build(EXAMPLE_MODELS, out)
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def example_repository() -> Path:
+    """The shipped stacks read their models from build/models: build it before any stack runs, from
+    the sources as they are now (so a graph never reflects a stale build)."""
+    return build_example_repository()
 
 
 @lru_cache(maxsize=None)

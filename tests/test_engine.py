@@ -50,3 +50,32 @@ def test_secret_config_is_recorded_redacted():
     param = rec.of_type("aws:ssm/parameter:Parameter")[0]
     assert param.inputs["value"] == engine.SECRET
     assert "s3cr3t" not in str(rec.steps())
+
+
+def test_file_assets_are_hashed_like_the_engine_against_the_programs_working_directory(tmp_path):
+    """pulumi/pkg/resource/deploy/source_eval.go RegisterResource unmarshals inputs with
+    ComputeAssetHashes and WorkingDirectory = the program's pwd: a relative FileAsset resolves there,
+    and its hash is the SHA-256 of the bytes (sdk/go/common/resource/asset EnsureHashWithWD)."""
+    import hashlib
+
+    project = tmp_path / "project"
+    (project / "files").mkdir(parents=True)
+    (project / "files" / "a.txt").write_bytes(b"first")
+    (project / "__main__.py").write_text(
+        "import pulumi, pulumi_aws as aws\n"
+        "aws.s3.BucketObjectv2('o', bucket='b', key='k', source=pulumi.FileAsset('files/a.txt'))\n"
+        "aws.s3.BucketObjectv2('t', bucket='b', key='t', source=pulumi.StringAsset('text'))\n")
+
+    def source(name):
+        rec = engine.run_stack("s", {"aws:region": "us-east-1"}, project / "__main__.py", project="p")
+        return next(r for r in rec.resources if r.name == name).inputs["source"]
+
+    assert source("o") == {"4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17",
+                           "path": "files/a.txt", "hash": hashlib.sha256(b"first").hexdigest()}
+    assert source("t")["hash"] == hashlib.sha256(b"text").hexdigest()
+    (project / "files" / "a.txt").write_bytes(b"second")  # a changed file is a changed input
+    assert source("o")["hash"] == hashlib.sha256(b"second").hexdigest()
+    (project / "files" / "a.txt").unlink()
+    with pytest.raises(RuntimeError, match="failed to compute asset hash for 'source': failed to open asset file "
+                                           "'files/a.txt'"):
+        source("o")

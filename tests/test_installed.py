@@ -36,7 +36,7 @@ from aiplat.cli.check import golden_document
 from aiplat.policies import offline
 from tests._env import ROOT, clean_env, closure, make_venv, pip_into, pyproject_requires, site_view
 from tests._project import PROJECT, policy_config_path, stack_file_path
-from tests.conftest import recorded
+from tests.conftest import build_example_repository, recorded
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +68,7 @@ class Installed:
         self.home = work / "home"
         self.home.mkdir()
         self.checkout = plain_copy(work / "checkout")
+        build_example_repository(self.checkout)  # `make models`, as on a fresh clone before `aiplat check`
         self._venvs: dict[tuple[str, ...], Path] = {}
 
     @cached_property
@@ -185,6 +186,7 @@ def write_user_project(root: Path) -> Path:
     # its own policy config, where aiplat check looks for one: policies/config/<stack>.json
     (root / "policies" / "config").mkdir(parents=True)
     shutil.copy(policy_config_path("dev"), root / "policies" / "config" / "dev.json")
+    build_example_repository(root)  # its model repository, where the dev stack's serving.model_repository says
     (root / "components" / "__init__.py").write_text('"""ACME\'s own components."""\n')
     (root / "components" / "platform.py").write_text(
         "import pulumi\nimport pulumi_aws as aws\n\n"

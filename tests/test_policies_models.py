@@ -246,3 +246,38 @@ def test_catalog_rejects_inconsistent_or_duplicate_evaluations(tmp_path):
         "models[0].evaluations[0]": "Value error, passed is True but the checks say False",
         "models[1].evaluations": "Value error, more than one evaluation on dataset(s) ['golden-v3']",
     }
+
+
+# -- published objects declare the model version their bytes belong to ----------------------------
+def add_object(g, name, metadata):
+    g.add("aws:s3/bucketObjectv2:BucketObjectv2", name, {
+        "bucket": "fixture-models-euc1", "key": f"llm/v3/llm/{name}", "metadata": metadata,
+        "source": {"4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17", "path": name,
+                   "hash": "0" * 64}}, g.state("models")["provider"])
+
+
+def meta(entry, **changes):
+    out = {"sha256": "0" * 64, "aiplat-model": entry["name"], "aiplat-version": entry["version"],
+           "aiplat-digest": entry["digest"]}
+    return {k: v for k, v in {**out, **changes}.items() if v is not None}
+
+
+def test_published_objects_are_judged_like_declared_models(tmp_path):
+    g = good_aws_eu()
+    add_object(g, "approved", meta(STABLE))
+    add_object(g, "not-a-model", {"sha256": "0" * 64})  # declares no model version: not this policy's
+    add_object(g, "tampered", meta(STABLE, **{"aiplat-digest": digest("tampered")}))
+    add_object(g, "unlisted", meta(CANARY, **{"aiplat-version": "9"}))
+    add_object(g, "partial", meta(STABLE, **{"aiplat-digest": None}))
+    add_object(g, "unknown", meta(STABLE, **{"aiplat-digest": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}))
+    _, verdicts = run(g, tmp_path)
+    got = {v.name: v.message.split(": ", 1)[1] for v in verdicts}
+    assert set(got) == {"tampered", "unlisted", "partial", "unknown"}
+    assert got["tampered"].startswith(f"published model llm version 3: digest {digest('tampered')[:19]}… does not "
+                                      "match the approved")
+    assert got["unlisted"].startswith("published model llm version 9 is not in the approved catalog (approved "
+                                      "versions: 3, 4)")
+    assert got["partial"] == ("metadata declares a model version without aiplat-digest; declare aiplat-model, "
+                              "aiplat-version, aiplat-digest together")
+    assert got["unknown"] == ("metadata aiplat-digest is unknown during preview; cannot judge the model version "
+                              "these bytes belong to")

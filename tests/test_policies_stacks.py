@@ -10,7 +10,9 @@ import json
 import pytest
 
 from aiplat.policies import cost, offline
-from tests.conftest import recorded
+from tests.conftest import EXAMPLE_MODELS, recorded
+
+PROD_REGIONS = ("us-east-1", "us-west-2", "us-east-2")
 from tests._project import run_stack, policy_config_path
 
 
@@ -151,14 +153,29 @@ def test_model_approval_from_mutated_stack_config(tmp_path):
     def endpoint(platform, name):
         return next(e for e in platform["serving"]["endpoints"] if e["name"] == name)
 
-    # prod: the stable text-embedder served with a digest nobody approved
+    # prod: the stable text-embedder published from changed files, their digest stated (so the
+    # program publishes them) but approved by nobody
+    from aiplat.serving.repository import build, digest_version
+
+    changed = tmp_path / "changed"
+    build(EXAMPLE_MODELS, changed)
+    (changed / "text-embedder" / "1" / "model.py").write_text("# not the approved artifact\n")
+    unapproved = digest_version(changed, "text-embedder", 1)
+
     def tamper(p):
-        endpoint(p, "embed")["models"][0]["digest"] = "sha256:" + "0" * 64
+        p["serving"]["model_repository"] = str(changed)
+        endpoint(p, "embed")["models"][0]["digest"] = unapproved
     report = run("prod", tamper)
     verdicts = report.by_policy("model-approval")
-    assert verdicts and all("stable model text-embedder version 1: digest sha256:0000000000" in v.message
+    assert verdicts and all(f"model text-embedder version 1: digest {unapproved[:19]}" in v.message
                             for v in verdicts)
-    assert {v.type for v in verdicts} >= {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap"}
+    assert {v.type for v in verdicts} == {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap",
+                                          "aws:s3/bucketObjectv2:BucketObjectv2"}
+    # every object of the version is refused, in each of the three regions: config.pbtxt and model.py
+    objects = sorted(v.name for v in verdicts if v.type.startswith("aws:s3/"))
+    assert objects == sorted(f"prod-{r}-embed-text-embedder/v1/text-embedder/{f}" for r in PROD_REGIONS
+                             for f in ("config.pbtxt", "1/model.py"))
+    assert all("published model text-embedder version 1" in v.message for v in verdicts if v.type.startswith("aws:"))
     assert report.exit_code == 1
 
     # prod-eu (restricted data): a canary of version 2, approved for confidential data only
@@ -169,8 +186,12 @@ def test_model_approval_from_mutated_stack_config(tmp_path):
             "weight": 10}
     report = run("prod-eu", canary)
     verdicts = report.by_policy("model-approval")
-    assert verdicts and all("canary model text-embedder version 2 is approved for public, internal, confidential "
+    assert verdicts and all("model text-embedder version 2 is approved for public, internal, confidential "
                             "data, not for this stack's 'restricted'" in v.message for v in verdicts)
+    # the canary's Deployment and the ConfigMap declare it; its published objects are refused too
+    label = {v.type: v.message.split(": ", 1)[1].split(" model ")[0] for v in verdicts}
+    assert label == {"kubernetes:apps/v1:Deployment": "canary", "kubernetes:core/v1:ConfigMap": "canary",
+                     "aws:s3/bucketObjectv2:BucketObjectv2": "published"}
 
     # dev with an expired approval of its model (catalog copy, same entries)
     expired = tmp_path / "expired.yaml"

@@ -22,11 +22,32 @@ def repo(tmp_path) -> Path:
 
 def test_build_lays_out_configs_and_versions(repo):
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()) == [
-        "linear-classifier/1/model.py", "linear-classifier/config.pbtxt",
-        "text-embedder/1/model.py", "text-embedder/2/model.py", "text-embedder/config.pbtxt"]
+        "linear-classifier/1/model.py", "linear-classifier/config.pbtxt", "linear-classifier/configs/v1.pbtxt",
+        "text-embedder/1/model.py", "text-embedder/2/model.py", "text-embedder/config.pbtxt",
+        "text-embedder/configs/v1.pbtxt", "text-embedder/configs/v2.pbtxt"]
     infos = {i.name: i for i in r.validate(repo)}
     assert infos["text-embedder"].served == (1, 2)
     assert infos["linear-classifier"].served == (1,)
+
+
+def test_each_version_gets_its_config_pinned_to_it(repo):
+    """configs/v<N>.pbtxt = config.pbtxt with version_policy specific [N], nothing else changed
+    (read back through Triton's own message); what the platform publishes as the version's config."""
+    from aiplat.serving.modelspec import parse_pbtxt
+
+    emb = repo / "text-embedder"
+    full = parse_pbtxt((emb / "config.pbtxt").read_text())
+    assert list(full.version_policy.specific.versions) == [1, 2]
+    for v in (1, 2):
+        pinned = parse_pbtxt((emb / "configs" / f"v{v}.pbtxt").read_text())
+        assert list(pinned.version_policy.specific.versions) == [v]
+        pinned.version_policy.CopyFrom(full.version_policy)
+        assert pinned == full
+    # a `latest` policy is pinned the same way
+    lin = parse_pbtxt((repo / "linear-classifier" / "configs" / "v1.pbtxt").read_text())
+    assert lin.version_policy.WhichOneof("policy_choice") == "specific"
+    assert list(lin.version_policy.specific.versions) == [1]
+    assert r.pinned_config_path(emb, 2) == emb / "configs" / "v2.pbtxt"
 
 
 def test_validate_reports_all_problems_with_paths(repo):
@@ -46,6 +67,12 @@ def test_validate_reports_all_problems_with_paths(repo):
         ("linear-classifier", "no numeric version directory (e.g. 1/)"),
         ("empty-model", "no numeric version directory (e.g. 1/)"),
         ("empty-model/config.pbtxt", "missing"),
+        # the pinned configs no longer follow the edited config / the removed version
+        ("text-embedder/configs/v1.pbtxt", "is not config.pbtxt pinned to version 1 (stale after an edit?): "
+                                           "rebuild the repository with `aiplat models build`"),
+        ("text-embedder/configs/v2.pbtxt", "is not config.pbtxt pinned to version 2 (stale after an edit?): "
+                                           "rebuild the repository with `aiplat models build`"),
+        ("linear-classifier/configs/v1.pbtxt", "pins no version directory of 'linear-classifier' (versions: none)"),
     }
 
 
@@ -142,14 +169,16 @@ def test_push_uploads_only_changed_files_and_verifies(repo, s3):
     assert first.ok and not first.unchanged and not first.extra
     assert sorted(first.uploaded) == [
         "prod/repo/linear-classifier/1/model.py", "prod/repo/linear-classifier/config.pbtxt",
+        "prod/repo/linear-classifier/configs/v1.pbtxt",
         "prod/repo/text-embedder/1/model.py", "prod/repo/text-embedder/2/model.py",
-        "prod/repo/text-embedder/config.pbtxt"]
+        "prod/repo/text-embedder/config.pbtxt", "prod/repo/text-embedder/configs/v1.pbtxt",
+        "prod/repo/text-embedder/configs/v2.pbtxt"]
     head = s3.head_object(Bucket="models", Key="prod/repo/text-embedder/2/model.py")
     assert head["Metadata"]["sha256"] == hashlib.sha256(
         (repo / "text-embedder" / "2" / "model.py").read_bytes()).hexdigest()
 
     second = r.push(repo, "s3://models/prod/repo", s3=s3)
-    assert second.uploaded == [] and len(second.unchanged) == 5 and second.ok
+    assert second.uploaded == [] and len(second.unchanged) == 8 and second.ok
 
     (repo / "text-embedder" / "2" / "model.py").write_text("# changed\n")
     (repo / "text-embedder" / "1" / "__pycache__").mkdir()

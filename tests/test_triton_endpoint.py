@@ -4,9 +4,9 @@ serving config -> exit 2 with key paths, and the example program on an existing 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,7 +32,7 @@ from aiplat.triton import (
     triton_args,
     validate_args,
 )
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE_REPOSITORY, ROOT
 from tests._project import run_stack
 
 D1 = "sha256:" + "1" * 64
@@ -94,7 +94,9 @@ def test_pod_resources_take_the_replicas_share_of_the_node():
 def _args(**kw) -> TritonEndpointArgs:
     base = dict(cloud="aws", region="us-east-1", endpoint="e", models=[TritonModel("m", 1, D1)], kube_provider=None,
                 bucket_name="b", pool_name="p", node_selector={}, tolerations=[], gpus_per_node=1, max_gpus=4,
-                oidc_provider_arn="arn", oidc_issuer="issuer")
+                oidc_provider_arn="arn", oidc_issuer="issuer",
+                # an existing prefix: nothing to read here (the local source is tests/test_triton_models.py's)
+                model_repository="s3://src/releases", accept_unverified_digests=True)
     return TritonEndpointArgs(**{**base, **kw})
 
 
@@ -234,12 +236,16 @@ def test_prod_embed_endpoint_contract_per_region(record, region):
     # the models ConfigMap: the whole list, both keys, built from config
     cm = _one(rec, comp, CM)
     assert cm.inputs["metadata"]["name"] == "embed-models"
+    configs = {v: "sha256:" + hashlib.sha256(
+        (EXAMPLE_REPOSITORY / "text-embedder" / "configs" / f"v{v}.pbtxt").read_bytes()).hexdigest() for v in (1, 2)}
     for key in CONFIGMAP_KEYS:
         assert json.loads(cm.inputs["data"][key]) == [
             {"name": "text-embedder", "version": "1", "digest": ep_cfg.models[0].digest, "track": "stable",
-             "weight": 90, "repository": f"s3://acme-aiplat-prod-{region}-embed/text-embedder/v1"},
+             "weight": 90, "repository": f"s3://acme-aiplat-prod-{region}-embed/text-embedder/v1",
+             "config": configs[1]},
             {"name": "text-embedder", "version": "2", "digest": ep_cfg.models[0].canary.digest, "track": "canary",
-             "weight": 10, "repository": f"s3://acme-aiplat-prod-{region}-embed/text-embedder/v2"},
+             "weight": 10, "repository": f"s3://acme-aiplat-prod-{region}-embed/text-embedder/v2",
+             "config": configs[2]},
         ]
     # kubernetes objects go through the cluster's provider, cloud resources through the region's
     k8s_provider = next(r for r in rec.resources if r.name == f"prod-{region}-k8s")
@@ -401,8 +407,8 @@ def test_example_deploys_an_endpoint_on_an_existing_cluster():
     project = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())["name"]
     config = yaml.safe_load((EXAMPLE / "Pulumi.example.yaml").read_text())["config"]
     config[f"{project}:kubeconfig"] = json.dumps({"apiVersion": "v1", "kind": "Config"})
-    rec = engine.run_program(lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
-                             "example", config, project=project)
+    # as Pulumi runs it: in its own directory, where its relative modelRepository resolves
+    rec = engine.run_stack("example", config, EXAMPLE / "__main__.py", project=project)
     comp = rec.of_type(T)
     assert [c.name for c in comp] == ["embed"]
     kube = next(r for r in rec.resources if r.type == "pulumi:providers:kubernetes")

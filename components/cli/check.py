@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aiplat.cli._common import add_json_option, add_stack_arguments, console_for, emit_json, human_stream
-from aiplat.errors import UsageError
+from aiplat.errors import ConfigError, UsageError
 from aiplat.policies import cost, offline
 from aiplat.project import Project, find_project, load_platform_config, read_stack_config, resolve_stack_file
 from aiplat.testing import engine
@@ -53,7 +53,10 @@ def run(args) -> int:
     if not program.is_file():
         raise UsageError(f"program not found: {program}" + ("" if args.program else f" (main of {project.root})"))
     policy_config = Path(args.policy_config) if args.policy_config else project.policy_config(args.stack)
-    recording = engine.run_stack(args.stack, read_stack_config(path), program, project=project.name)
+    try:
+        recording = engine.run_stack(args.stack, read_stack_config(path), program, project=project.name)
+    except ConfigError as exc:  # what only the program can judge (the model files), named like the rest
+        raise exc.with_source(str(path)) from None
     steps = recording.steps()
     estimate = cost.estimate(steps)
     report = evaluate(project, args.stack, steps, policy_config)

@@ -30,6 +30,7 @@ from aiplat.config.serving import ServingConfig
 from aiplat.config.tags import Tags
 from aiplat.config.vector_store import VectorStoreConfig
 from aiplat.errors import ConfigError, Problem
+from aiplat.refs import S3_OBJECT_MAX_TAGS, is_model_store_uri
 
 Cloud = Literal["aws", "gcp"]
 Environment = Literal["dev", "test", "staging", "prod"]
@@ -100,6 +101,20 @@ class PlatformConfig(_Model):
     def _serving_pools(self, ctx):
         if self.serving is not None:
             yield from _under("serving", self.serving.region_problems(ctx.get("cloud"), self.regions))
+
+    @rule
+    def _published_object_tags(self, ctx):
+        # Every published model file is an S3 object carrying the stack's tags; S3 keeps 10 per object.
+        serving = self.serving
+        if ctx.get("cloud") != "aws" or serving is None or not serving.endpoints:
+            return
+        if serving.model_repository is None or is_model_store_uri(serving.model_repository):
+            return
+        n = len(self.standard_tags("stack"))
+        if n > S3_OBJECT_MAX_TAGS:
+            yield Problem("tags.extra", f"the stack has {n} tags; S3 keeps at most {S3_OBJECT_MAX_TAGS} per object and "
+                                        f"every published model file carries them: drop {n - S3_OBJECT_MAX_TAGS} of "
+                                        "tags.extra")
 
     @rule
     def _gateway_certificates(self, ctx):

@@ -2,6 +2,10 @@
 
 Which GPU pool an endpoint runs on and whether its replicas fit are cross references
 into ``regions``; ``ServingConfig.region_problems`` judges them for ``PlatformConfig``.
+``model_repository`` names where the served versions come from; this contract checks its
+form only. Whether the directory holds those versions with those digests is a question
+of files, answered by the program where it runs (``aiplat.triton.source_problems``), so
+the files are read relative to the program's working directory, as Pulumi reads them.
 """
 
 from __future__ import annotations
@@ -9,12 +13,21 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterator
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import DnsLabel, Unknown, _Model, if_known, known, repeated, rule
+from aiplat.config._base import DnsLabel, Unknown, _ctx, _Model, if_known, known, repeated, rule
 from aiplat.errors import Problem
-from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE, TRITON_IMAGE_RE, TRITON_MAX_QUEUE_SIZE
+from aiplat.refs import (
+    DIGEST_RE,
+    PROMETHEUS_URL,
+    REGION_PLACEHOLDER,
+    TRITON_IMAGE,
+    TRITON_IMAGE_RE,
+    TRITON_MAX_QUEUE_SIZE,
+    is_model_store_uri,
+    model_store_problem,
+)
 
 if TYPE_CHECKING:
     from aiplat.config.regions import RegionConfig
@@ -49,7 +62,9 @@ class ServedModelConfig(_Model):
     """A model an endpoint serves, pinned to one version and its digest.
 
     The repository URI is derived, not configured: ``s3://<bucket>/<name>/v<version>``
-    (``gs://`` on GCP) in the endpoint's bucket of each region; see components/triton.py."""
+    (``gs://`` on GCP) in the endpoint's bucket of each region, where the program publishes
+    the version from ``serving.model_repository`` (or ``<prefix>/<name>/v<version>`` of an
+    existing object-store prefix); see aiplat.triton."""
 
     name: str = Field(description="Triton model name (the repository directory).")
     version: int = Field(ge=1, description="Stable version (Triton version directory).")
@@ -136,6 +151,21 @@ class ServingConfig(_Model):
         description="Start of every model bucket name (S3/GCS names are global: use your org, e.g. acme-ml-prod). "
         "Bucket = <prefix>-<region>-<endpoint>. Default aiplat-<stack>.",
     )
+    model_repository: str | None = Field(
+        None,
+        description="Where the served model versions come from. A local directory built by `aiplat models build` "
+        "(relative to the program's working directory: the Pulumi project directory, or Pulumi.yaml's `main`): the "
+        "program publishes exactly the served versions (stable and active canaries) into each endpoint's bucket and "
+        "refuses a digest that differs from the files. Or an existing s3:// (AWS) / gs:// (GCP) prefix holding "
+        "<prefix>/<model>/v<version>/ repositories, `{region}` replaced per region: nothing is published, Triton "
+        "reads it directly, and its digests cannot be verified (needs accept_unverified_digests). Required with "
+        "endpoints.",
+    )
+    accept_unverified_digests: bool = Field(
+        False,
+        description="With an object-store model_repository only: deploy the stated digests without checking them "
+        "against the objects (the program cannot read them at preview). Default false.",
+    )
     prometheus_url: str = Field(
         PROMETHEUS_URL,
         description="Prometheus KEDA queries for queue time. Default: prometheus-operator's Service in `monitoring`.",
@@ -149,10 +179,47 @@ class ServingConfig(_Model):
             raise ValueError(f"{v!r}: lowercase letters, digits and '-', 3-32 characters")
         return v
 
+    @field_validator("model_repository")
+    @classmethod
+    def _repository(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if not v.strip():
+            raise ValueError("empty: name a directory built by `aiplat models build`, or an object-store prefix")
+        if is_model_store_uri(v):
+            problem = model_store_problem(v, _ctx(info, "cloud"))
+            if problem:
+                raise ValueError(problem)
+        elif REGION_PLACEHOLDER in v:
+            raise ValueError(f"{v!r}: {REGION_PLACEHOLDER} is only replaced in an object-store prefix")
+        return v
+
     @rule
     def _unique(self, ctx):
         for i, name in repeated(self.endpoints, "name"):
             yield Problem(f"endpoints[{i}].name", f"endpoint {name!r} is listed twice")
+
+    @rule
+    def _model_source(self, ctx):
+        repository, accept = self.model_repository, self.accept_unverified_digests
+        if repository is None:
+            if self.endpoints:
+                yield Problem("model_repository", "required with endpoints: the directory `aiplat models build` "
+                                                  "wrote (published with the deploy), or an existing object-store "
+                                                  "prefix; without it Triton starts on an empty bucket")
+            if accept:
+                yield Problem("accept_unverified_digests", "only applies to an object-store model_repository")
+        elif is_model_store_uri(repository):
+            if not accept:
+                yield Problem("model_repository",
+                              f"{repository} is an existing object-store prefix: nothing is published and the "
+                              "program cannot read its objects at preview, so the digests of serving.endpoints[*]."
+                              "models[*] would deploy unverified; publish from a local directory built by `aiplat "
+                              "models build`, or set serving.accept_unverified_digests: true to accept that")
+        elif accept:
+            yield Problem("accept_unverified_digests",
+                          f"only applies to an object-store model_repository; the digests of the local directory "
+                          f"{repository} are always verified against its files")
 
     def served(self) -> dict[str, dict[str, list[str]]]:
         """endpoint -> model -> versions its Deployments serve (what gateway routes may pin)."""

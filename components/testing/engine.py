@@ -13,6 +13,13 @@ outputs later resources read (EKS endpoint, OIDC issuer, GKE master auth, servic
 account emails) are filled in. An invoke the mocks do not know is an error, not ``{}``,
 so a new data-source call cannot silently produce an empty graph.
 
+Assets are hashed the way the engine hashes them when a resource registers: a file asset
+gets ``hash`` = SHA-256 of the file's bytes, its relative ``path`` resolved against the
+program's working directory (the engine's ``pwd``: the project directory, or the ``main``
+directory when ``Pulumi.yaml`` sets one), a text asset the SHA-256 of its text; a file that
+cannot be read fails the registration. So a changed file is a changed input, as in
+``pulumi preview``.
+
 The result's ``steps()`` have the shape of ``pulumi preview --json`` steps.
 """
 
@@ -45,6 +52,7 @@ ACCOUNT_ID = "123456789012"
 SECRET = "[secret]"
 UNKNOWN = rpc.UNKNOWN
 _SIG = rpc._special_sig_key
+_ASSET_SIG = rpc._special_asset_sig
 
 
 @dataclass
@@ -178,10 +186,15 @@ class _Mocks(pmocks.Mocks):
 class RecordingMonitor(pmocks.MockMonitor):
     """A MockMonitor that keeps every registration with its parent, provider and inputs."""
 
-    def __init__(self):
+    def __init__(self, working_directory: str | Path | None = None):
         super().__init__(_Mocks(self))
         self.registrations: list[Registration] = []
         self._providers: dict[str, str] = {}  # provider ref -> region
+        # Relative asset paths resolve against the program's working directory, as in the engine.
+        self.working_directory = Path(working_directory or os.getcwd())
+        # Registrations the engine would refuse (an unreadable asset): raised once the run settled,
+        # not inside the SDK's registration machinery.
+        self.errors: list[str] = []
 
     def provider_region(self, ref: str | None) -> str | None:
         return self._providers.get(ref or "")
@@ -200,6 +213,11 @@ class RecordingMonitor(pmocks.MockMonitor):
         response = super().RegisterResource(request)
         struct = struct_pb2.Struct()
         struct.CopyFrom(request.object)
+        try:
+            for key, value in struct.fields.items():
+                _hash_assets(value, key, self.working_directory)
+        except _AssetError as exc:
+            self.errors.append(f"{request.type} {request.name}: {exc}")
         reg = Registration(
             urn=response.urn,
             type=request.type,
@@ -227,6 +245,7 @@ def run_program(
     config: dict[str, Any],
     project: str = PROJECT,
     secret_keys: list[str] | None = None,
+    working_directory: str | Path | None = None,
 ) -> Recording:
     """Run a Pulumi program callable under the recording monitor; return what it registered.
 
@@ -234,10 +253,12 @@ def run_program(
     passed as JSON like the Pulumi CLI does. ``secret_keys`` names the keys that are
     secrets (``pulumi config set --secret``), as the CLI tells the runtime. The runtime's
     global state is reset before and after, so runs do not leak into each other.
+    ``working_directory`` is where relative asset paths resolve (the engine's ``pwd``);
+    default the current directory.
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor()
+    monitor = RecordingMonitor(working_directory)
     _reset(project, stack)
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, list(secret_keys or [])
@@ -261,6 +282,8 @@ def run_program(
         pulumi.runtime.set_all_config({}, [])
         loop.close()
         asyncio.set_event_loop(None)
+    if monitor.errors:
+        raise RuntimeError("; ".join(monitor.errors))
     return Recording(stack, monitor.registrations)
 
 
@@ -285,7 +308,8 @@ def run_stack(stack: str, config: dict[str, Any], program_path: str | Path, proj
             os.chdir(cwd)
             sys.path[:] = saved_path
 
-    return run_program(program, stack, config, project=project, secret_keys=secret_keys)
+    return run_program(program, stack, config, project=project, secret_keys=secret_keys,
+                       working_directory=path.parent)
 
 
 async def _run_in_stack(program: Callable[[], Any]) -> None:
@@ -396,6 +420,38 @@ def _computed(type_: str, name: str, physical: str, region: str, inputs: dict, r
             out["email"] = f"{inputs.get('accountId')}@{project}.iam.gserviceaccount.com"
         return out
     return {}
+
+
+class _AssetError(Exception):
+    pass
+
+
+def _hash_assets(value: struct_pb2.Value, key: str, working_directory: Path) -> None:
+    """Add the engine's ``hash`` to every asset inside ``value`` (module docstring)."""
+    kind = value.WhichOneof("kind")
+    if kind == "list_value":
+        for item in value.list_value.values:
+            _hash_assets(item, key, working_directory)
+        return
+    if kind != "struct_value":
+        return
+    fields = value.struct_value.fields
+    if _SIG in fields and fields[_SIG].string_value == _ASSET_SIG:
+        if "hash" in fields:
+            return
+        if "path" in fields:
+            path = Path(fields["path"].string_value)
+            try:
+                data = (path if path.is_absolute() else working_directory / path).read_bytes()
+            except OSError as exc:
+                raise _AssetError(f"failed to compute asset hash for {key!r}: failed to open asset file "
+                                  f"{str(path)!r}: {exc.strerror}") from None
+            fields["hash"].string_value = hashlib.sha256(data).hexdigest()
+        elif "text" in fields:
+            fields["hash"].string_value = hashlib.sha256(fields["text"].string_value.encode()).hexdigest()
+        return
+    for k, v in fields.items():
+        _hash_assets(v, key, working_directory)
 
 
 def _plain(value: Any) -> Any:

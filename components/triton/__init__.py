@@ -38,10 +38,23 @@ Each Deployment passes one ``--model-repository=<that prefix>`` per model it ser
 pinned one, and the ``specific`` policy makes Triton refuse to serve anything else even if
 a stray directory appeared. The stable Deployment serves every model at its stable
 version; the canary Deployment serves only the models that have a canary, at the canary
-version. Publishing a version = building a repository with that single version
-(``aiplat models build``) and ``aiplat models push <repo> <uri>`` to the prefix above.
-The prefixes are *derived* here, never written in config, because the bucket differs per
-region: config names model, version and digest; the component derives the URI.
+version. The prefixes are *derived* here, never written in config, because the bucket
+differs per region: config names model, version and digest; the component derives the URI.
+
+The models arrive with the deploy
+---------------------------------
+``model_repository`` names where the versions come from (``_source``). From a local
+directory built by ``aiplat models build``, the component publishes exactly the served
+versions (stable, and canaries with weight > 0) into the bucket as Pulumi resources, one
+object per file under the prefix above (``config.pbtxt`` is the version's pinned config
+``configs/v<version>.pbtxt``), each with its SHA-256 and model version in metadata and the
+bucket's KMS key; each version's digest is computed from the files at preview and must
+equal the configured one (else a problem naming both, before anything is created); each
+Deployment ``depends_on`` the objects of the versions it loads, so Triton never starts on
+an empty prefix (it would crash-loop: ``--exit-on-error``). A changed file is a changed
+asset hash, so a diff in ``pulumi preview``. From an existing ``s3://``/``gs://`` prefix
+nothing is published: the Deployments read ``<prefix>/<model>/v<version>`` and the workload
+identity may read that prefix; the digests deploy unverified (``accept_unverified_digests``).
 
 Canary and rollback
 -------------------
@@ -57,9 +70,12 @@ ScaledObject and PDB are removed; the canary stays documented in config) or dele
 
 Models visible to policies (the model-approval contract)
 --------------------------------------------------------
-The list of served model versions is built from config only (known at preview) as a JSON
-array of ``{"name", "version" (string), "digest", "track": "stable"|"canary", "weight"
-(int percent), "repository" (the URI above)}`` and emitted
+The list of served model versions is built from config and the published files (known
+at preview) as a JSON array of ``{"name", "version" (string), "digest", "track":
+"stable"|"canary", "weight" (int percent), "repository" (the URI above)}``
+plus, for published versions, ``"config"``: the ``sha256:`` of the ``config.pbtxt``
+published with it (not part of the approved digest: serving parameters), so this list and
+the pod template that carries it change when the config does. The list is emitted
 
 - in the ConfigMap ``<endpoint>-models``, ``data["models.json"]`` and, identically,
   ``data["aiplat-models.json"]`` (the key policies/model_approval.py reads), listing every
@@ -90,9 +106,10 @@ Where the code is
 -----------------
 ``TritonEndpoint`` below only validates its args, declares its outputs and calls the free
 functions of its modules: ``args`` (the typed args, their validation, config -> args),
-``_models`` (repository URIs, the policy-visible model entries), ``_aws`` / ``_gcp`` (the
-model bucket, its key and the workload identity per cloud) and ``_k8s`` (everything in
-the cluster). Every name other code imports is re-exported here; import from
+``_source`` (where the models come from, what is published of them), ``_models``
+(repository URIs, the policy-visible model entries), ``_aws`` / ``_gcp`` (the model bucket,
+its key, the workload identity and the published objects per cloud) and ``_k8s``
+(everything in the cluster). Every name other code imports is re-exported here; import from
 ``aiplat.triton``, not from the modules behind it.
 """
 
@@ -120,6 +137,15 @@ from aiplat.triton._k8s import (
     workload,
 )
 from aiplat.triton._models import ModelStore, model_entries, repository_uri, traffic_weights
+from aiplat.triton._source import (
+    META_DIGEST,
+    META_MODEL,
+    META_SHA256,
+    META_VERSION,
+    PublishedFile,
+    VersionArtifact,
+    load_version,
+)
 from aiplat.triton.args import (
     DEFAULT_IMAGE,
     DEFAULT_PROMETHEUS_URL,
@@ -130,9 +156,12 @@ from aiplat.triton.args import (
     bucket_name,
     canary_max_replicas,
     endpoint_namespace,
+    model_artifacts,
     pod_resources,
+    source_problems_of,
     validate_args,
 )
+from aiplat.refs import model_store_prefix
 
 __all__ = [
     "TritonEndpoint",
@@ -141,6 +170,15 @@ __all__ = [
     "ModelStore",
     "args_from_config",
     "validate_args",
+    "model_artifacts",
+    "source_problems_of",
+    "load_version",
+    "VersionArtifact",
+    "PublishedFile",
+    "META_SHA256",
+    "META_MODEL",
+    "META_VERSION",
+    "META_DIGEST",
     "bucket_name",
     "canary_max_replicas",
     "endpoint_namespace",
@@ -177,7 +215,8 @@ class TritonEndpoint(AiplatComponent):
       ``metrics_port`` 8002, ``bucket`` (Output[str] name), ``bucket_uri`` (str),
       ``service_account`` (str, the Kubernetes ServiceAccount), ``cloud_identity``
       (Output[str]: IAM role ARN or GSA email), ``models`` (the entries list),
-      ``traffic_weights`` ({track: {model: percent}}).
+      ``traffic_weights`` ({track: {model: percent}}), ``published`` ({"<model>/v<version>":
+      [object key, ...]}, empty when the models come from an existing prefix).
     """
 
     def __init__(self, name: str, args: TritonEndpointArgs, opts: pulumi.ResourceOptions | None = None):
@@ -191,13 +230,23 @@ class TritonEndpoint(AiplatComponent):
         self.service_account = SERVICE_ACCOUNT
         self.http_port, self.grpc_port, self.metrics_port = HTTP_PORT, GRPC_PORT, METRICS_PORT
         self.bucket_uri = f"{'s3' if a.cloud == 'aws' else 'gs'}://{a.bucket_name}"
-        self.models = model_entries(a.cloud, a.bucket_name, a.models)
+        artifacts, _ = model_artifacts(a)  # validated above; scans are cached
+        store_prefix = None if a.publishes else model_store_prefix(a.model_repository, a.region)
+        self.models = model_entries(a.cloud, a.bucket_name, a.models, store_prefix=store_prefix,
+                                    configs={k: v.config_digest for k, v in artifacts.items()})
         self.traffic_weights: dict[str, dict[str, int]] = traffic_weights(self.models)
 
-        # Cloud children first (bucket, key, identity), then the cluster's, which wait for them.
-        store = (_aws if a.cloud == "aws" else _gcp).model_store(self, a, self.service_account)
+        # Cloud children first (bucket, key, identity, the models in the bucket), then the
+        # cluster's, which wait for them.
+        cloud = _aws if a.cloud == "aws" else _gcp
+        store = cloud.model_store(self, a, self.service_account)
         self.bucket, self.kms_key, self.cloud_identity = store.bucket, store.kms_key, store.identity
-        self.deployments, self.track_services = workload(self, a, self.models, store.ready, store.identity)
+        objects = {k: [cloud.model_object(self, a, store, f"{self._name}-{f.key}", f.key,
+                                          source=pulumi.FileAsset(f.source), metadata=art.metadata(f),
+                                          opts=self._opts(depends_on=store.settings)) for f in art.files]
+                   for k, art in sorted(artifacts.items())}
+        self.published = {art.prefix: [f.key for f in art.files] for _, art in sorted(artifacts.items())}
+        self.deployments, self.track_services = workload(self, a, self.models, store.ready, store.identity, objects)
         self.service_name = self.track_services["stable"]
         self.canary_service_name = self.track_services.get("canary")
         self.register_outputs(

@@ -1,10 +1,17 @@
-"""The AWS half of a TritonEndpoint: the model bucket on S3 and the IRSA role that reads it.
+"""The AWS half of a TritonEndpoint: the model bucket on S3, the IRSA role that reads it, the models in it.
 
 ``model_store`` creates a rotating KMS key (and its alias), the protected S3 bucket with
 versioning, SSE-KMS with S3 Bucket Keys, all four public-access-block flags,
 bucket-owner-enforced ownership and a TLS-only bucket policy, then an IAM role trusted by
 the cluster's OIDC provider for the endpoint's ServiceAccount only, allowed to list and
-read the bucket and decrypt with its key. No static keys anywhere.
+read the bucket and decrypt with its key (and, when the models come from an existing
+``s3://`` prefix, to list and read that prefix). No static keys anywhere.
+
+``model_object`` puts one file of a served model version into the bucket: an
+``aws.s3.BucketObjectv2``, its bytes a ``FileAsset`` (the engine hashes it, so a
+changed file is a diff in ``pulumi preview``), encrypted with SSE-KMS under the bucket's key
+with S3 Bucket Keys, its SHA-256 and model version in user metadata, written after the
+bucket's encryption, access block, ownership and policy exist.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import pulumi_aws as aws
 
 from aiplat._base import AiplatComponent
 from aiplat.identity import irsa_trust_policy
+from aiplat.refs import model_store_prefix, split_store_uri
 from aiplat.triton._models import ModelStore
 from aiplat.triton.args import TritonEndpointArgs
 
@@ -105,6 +113,7 @@ def model_store(comp: AiplatComponent, a: TritonEndpointArgs, service_account: s
         tags=comp._tags("triton-role"),
         opts=comp._opts(),
     )
+    source = [] if a.publishes or a.model_repository is None else _source_statements(a)
     aws.iam.RolePolicy(
         f"{n}-triton-read",
         role=role.id,
@@ -116,15 +125,49 @@ def model_store(comp: AiplatComponent, a: TritonEndpointArgs, service_account: s
                         {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": v[0]},
                         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{v[0]}/*"},
                         {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": v[1]},
+                        *source,
                     ],
                 }
             )
         ),
         opts=comp._opts(),
     )
+    settings = [versioning, sse, pab, ownership, tls_only]
     return ModelStore(
         bucket=bucket.bucket,
         kms_key=key.arn,
         identity=role.arn,
-        ready=[bucket, versioning, sse, pab, ownership, tls_only],
+        ready=[bucket, *settings],
+        settings=settings,
+    )
+
+
+def _source_statements(a: TritonEndpointArgs) -> list[dict]:
+    """Read-only on an existing ``s3://`` model prefix: list under it, get below it. Objects
+    there encrypted with another account's or key's KMS key also need ``kms:Decrypt`` on that
+    key, which its owner grants (the key is not known here)."""
+    _, bucket, prefix = split_store_uri(model_store_prefix(a.model_repository, a.region))
+    arn = f"arn:aws:s3:::{bucket}"
+    listing = {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": arn}
+    if prefix:
+        listing["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}
+    objects = f"{arn}/{prefix}/*" if prefix else f"{arn}/*"
+    return [listing, {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": objects}]
+
+
+def model_object(comp: AiplatComponent, a: TritonEndpointArgs, store: ModelStore, name: str, key: str,
+                 **common) -> pulumi.Resource:
+    """One file of a published model version in the endpoint's bucket (module docstring); ``common``
+    holds what every cloud's object takes (source, metadata, opts)."""
+    return aws.s3.BucketObjectv2(
+        name,
+        bucket=store.bucket,
+        key=key,
+        # The bucket's default encryption would apply anyway; stated per object so the preview
+        # (and the security baseline) shows the key every model file is under.
+        server_side_encryption="aws:kms",
+        kms_key_id=store.kms_key,
+        bucket_key_enabled=True,
+        tags=dict(a.tags),
+        **common,
     )

@@ -90,9 +90,11 @@ def workload(
     entries: list[dict[str, Any]],
     bucket_deps: list[pulumi.Resource],
     identity: pulumi.Output[str],
+    objects: dict[tuple[str, int], list[pulumi.Resource]],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The endpoint's children in the cluster, owned by ``comp``; returns the Deployment and
-    the Service name per track (``{track: name}``, each)."""
+    the Service name per track (``{track: name}``, each). ``objects`` are the published
+    objects per (model, version): a track's Deployment waits for those of its versions."""
     n, ns = comp._name, a.namespace
     namespace = k8s.core.v1.Namespace(
         f"{n}-ns",
@@ -131,7 +133,9 @@ def workload(
         served = [e for e in entries if e["track"] == track]
         if not served:
             continue
-        deployments[track], track_services[track] = _track(comp, a, track, served, namespace, sa, bucket_deps)
+        loads = [o for e in served for o in objects.get((e["name"], int(e["version"])), [])]
+        deployments[track], track_services[track] = _track(comp, a, track, served, namespace, sa,
+                                                           [*bucket_deps, *loads])
     k8s.apiextensions.CustomResource(
         f"{n}-monitor",
         api_version=MONITOR_API,
@@ -158,9 +162,10 @@ def _track(
     entries: list[dict[str, Any]],
     namespace: k8s.core.v1.Namespace,
     sa: k8s.core.v1.ServiceAccount,
-    bucket_deps: list[pulumi.Resource],
+    waits_for: list[pulumi.Resource],
 ) -> tuple[str, str]:
-    """One track's Deployment, Service, PDB and ScaledObject; returns the Deployment and Service names."""
+    """One track's Deployment, Service, PDB and ScaledObject; returns the Deployment and Service names.
+    The Deployment waits for ``waits_for``: the bucket, its grants and the objects it loads."""
     n, ns = comp._name, a.namespace
     deploy_name = f"triton-{track}"
     service_name = "triton" if track == "stable" else f"triton-{track}"
@@ -260,7 +265,7 @@ def _track(
                 },
             },
         },
-        opts=comp._k8s(depends_on=[namespace, sa, *bucket_deps]),
+        opts=comp._k8s(depends_on=[namespace, sa, *waits_for]),
     )
     k8s.core.v1.Service(
         f"{n}-{track}-svc",

@@ -1,11 +1,13 @@
 """Which model versions an endpoint serves, where each lives, and what its bucket hands on.
 
 Every model version is its own single-version Triton repository under the endpoint's
-bucket (``repository_uri``); ``model_entries`` is the policy-visible list built from config
-alone (stable entries, then active canaries), which the ConfigMap and the Deployment
-annotations carry and the model-approval policy reads; ``traffic_weights`` groups it per
-track for the gateway. ``ModelStore`` is what a cloud module (``_aws``, ``_gcp``) returns:
-the bucket, its key, the workload identity, and the resources pods must wait for.
+bucket (``repository_uri``), or under an existing object-store prefix when the models are
+not published (``store_prefix``); ``model_entries`` is the policy-visible list built from
+config and the published files alone, all known at preview (stable entries, then active
+canaries), which the ConfigMap and the Deployment annotations carry and the
+model-approval policy reads; ``traffic_weights`` groups it per track for the gateway.
+``ModelStore`` is what a cloud module (``_aws``, ``_gcp``) returns: the bucket, its key,
+the workload identity, what pods must wait for and what an object write must wait for.
 """
 
 from __future__ import annotations
@@ -28,39 +30,36 @@ class ModelStore(NamedTuple):
     """IAM role ARN (IRSA) / Google service account email (Workload Identity)."""
     ready: list[pulumi.Resource]
     """What must exist before a pod pulls models (bucket, its settings, the grants)."""
+    settings: list[pulumi.Resource]
+    """What must exist before an object is written (the bucket's encryption, access and versioning)."""
 
 
-def repository_uri(cloud: str, bucket: str, model: str, version: int) -> str:
-    """The single-version Triton repository prefix of one model version (``aiplat.triton`` docstring)."""
-    return f"{'s3' if cloud == 'aws' else 'gs'}://{bucket}/{model}/v{version}"
+def repository_uri(cloud: str, bucket: str, model: str, version: int, store_prefix: str | None = None) -> str:
+    """The single-version Triton repository prefix of one model version (``aiplat.triton`` docstring):
+    in the endpoint's bucket, or under ``store_prefix`` (an existing ``s3://``/``gs://`` prefix)."""
+    base = store_prefix if store_prefix is not None else f"{'s3' if cloud == 'aws' else 'gs'}://{bucket}"
+    return f"{base}/{model}/v{version}"
 
 
-def model_entries(cloud: str, bucket: str, models: list[TritonModel]) -> list[dict[str, Any]]:
-    """The policy-visible model list: stable entries, then canary entries (weight > 0)."""
-    out = []
-    for m in models:
-        out.append(
-            {
-                "name": m.name,
-                "version": str(m.version),
-                "digest": m.digest,
-                "track": "stable",
-                "weight": 100 - m.canary_weight if m.canary_active else 100,
-                "repository": repository_uri(cloud, bucket, m.name, m.version),
-            }
-        )
-    for m in models:
-        if m.canary_active:
-            out.append(
-                {
-                    "name": m.name,
-                    "version": str(m.canary_version),
-                    "digest": m.canary_digest,
-                    "track": "canary",
-                    "weight": m.canary_weight,
-                    "repository": repository_uri(cloud, bucket, m.name, m.canary_version),
-                }
-            )
+def model_entries(cloud: str, bucket: str, models: list[TritonModel], *, store_prefix: str | None = None,
+                  configs: dict[tuple[str, int], str] | None = None) -> list[dict[str, Any]]:
+    """The policy-visible model list: stable entries, then canary entries (weight > 0).
+
+    ``configs`` maps a published (model, version) to the ``sha256:`` of the ``config.pbtxt``
+    published with it; such an entry carries it as ``config`` (absent when nothing is published)."""
+    configs = configs or {}
+
+    def entry(name: str, version: int, digest: str, track: str, weight: int) -> dict[str, Any]:
+        out = {"name": name, "version": str(version), "digest": digest, "track": track, "weight": weight,
+               "repository": repository_uri(cloud, bucket, name, version, store_prefix)}
+        if (name, version) in configs:
+            out["config"] = configs[(name, version)]
+        return out
+
+    out = [entry(m.name, m.version, m.digest, "stable", 100 - m.canary_weight if m.canary_active else 100)
+           for m in models]
+    out += [entry(m.name, m.canary_version, m.canary_digest, "canary", m.canary_weight)
+            for m in models if m.canary_active]
     return out
 
 

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import pulumi
 
 from aiplat.errors import Problem
-from aiplat.refs import DIGEST_RE, PROMETHEUS_URL, TRITON_IMAGE
+from aiplat.refs import (
+    DIGEST_RE,
+    PROMETHEUS_URL,
+    S3_OBJECT_MAX_TAGS,
+    TRITON_IMAGE,
+    is_model_store_uri,
+    model_store_problem,
+)
+from aiplat.triton._source import Served, VersionArtifact, source_problems
 
 if TYPE_CHECKING:
     from aiplat.addons import Installers
@@ -62,6 +70,16 @@ class TritonEndpointArgs:
     gpus_per_node: int
     max_gpus: int
     accelerator: str = ""
+    # -- where the models come from (aiplat.triton._source)
+    model_repository: str | None = None
+    """A local directory built by ``aiplat models build`` (relative to the program's working
+    directory): the served versions are published into the bucket and each Deployment waits
+    for its versions' objects. Or an existing ``s3://`` / ``gs://`` prefix holding
+    ``<model>/v<version>/`` repositories (``{region}`` replaced by ``region``): nothing is
+    published, Triton reads it directly, and ``accept_unverified_digests`` must be set.
+    Required: without it Triton would start on an empty bucket."""
+    accept_unverified_digests: bool = False
+    """Deploy the digests of an object-store ``model_repository`` unchecked. Default false."""
     # -- sizing
     min_replicas: int = 1
     """Stable replicas at least. Default 1."""
@@ -101,6 +119,35 @@ class TritonEndpointArgs:
     @property
     def canary_max_replicas(self) -> int:
         return canary_max_replicas(self.max_replicas, [m.canary_weight for m in self.models if m.canary_active])
+
+    @property
+    def publishes(self) -> bool:
+        """True when the models are published from a local directory (False: an existing prefix)."""
+        return self.model_repository is not None and not is_model_store_uri(self.model_repository)
+
+
+def served_versions(a: TritonEndpointArgs) -> list[Served]:
+    """Every version the endpoint serves (stable, then active canaries), with its arg paths."""
+    out = [Served(m.name, m.version, m.digest, f"models[{i}].name", f"models[{i}].version", f"models[{i}].digest")
+           for i, m in enumerate(a.models)]
+    out += [Served(m.name, m.canary_version, m.canary_digest or "", f"models[{i}].name",
+                   f"models[{i}].canary_version", f"models[{i}].canary_digest")
+            for i, m in enumerate(a.models) if m.canary_active]
+    return out
+
+
+def model_artifacts(a: TritonEndpointArgs) -> tuple[dict[tuple[str, int], VersionArtifact], list[Problem]]:
+    """What the endpoint publishes ({(model, version): artifact}) and the problems with its source."""
+    if a.model_repository is not None and is_model_store_uri(a.model_repository):
+        problem = model_store_problem(a.model_repository, a.cloud)
+        if problem:
+            return {}, [Problem("model_repository", problem)]
+    artifacts, problems = source_problems(a.model_repository, a.accept_unverified_digests, served_versions(a),
+                                          "model_repository", "accept_unverified_digests")
+    if artifacts and a.cloud == "aws" and len(a.tags) > S3_OBJECT_MAX_TAGS:
+        problems.append(Problem("tags", f"{len(a.tags)} tags: S3 keeps at most {S3_OBJECT_MAX_TAGS} per object, and "
+                                        "every published model file carries them"))
+    return artifacts, problems
 
 
 # -- pure helpers (unit-tested) -----------------------------------------------------
@@ -164,10 +211,30 @@ def validate_args(a: TritonEndpointArgs) -> list[Problem]:
         problems.append(Problem("oidc_provider_arn", "AWS endpoints need the cluster's OIDC provider and issuer (IRSA)"))
     if a.cloud == "gcp" and not a.gcp_project:
         problems.append(Problem("gcp_project", "GCP endpoints need the project (Workload Identity)"))
+    problems += model_artifacts(a)[1]
     return problems
 
 
 # -- from the platform config -----------------------------------------------------------
+def source_problems_of(config) -> list[Problem]:
+    """Whether ``serving.model_repository`` holds every served version with its stated digest,
+    at the stack's key paths (``serving.endpoints[i].models[j].digest``, ...). Reads the files
+    relative to the working directory: call it from the program, before anything is created."""
+    serving = getattr(config, "serving", None)
+    if serving is None or not serving.endpoints:
+        return []
+    served = []
+    for i, ep in enumerate(serving.endpoints):
+        for j, m in enumerate(ep.models):
+            at = f"serving.endpoints[{i}].models[{j}]"
+            served.append(Served(m.name, m.version, m.digest, f"{at}.name", f"{at}.version", f"{at}.digest"))
+            if m.canary is not None and m.canary.weight > 0:
+                served.append(Served(m.name, m.canary.version, m.canary.digest, f"{at}.name",
+                                     f"{at}.canary.version", f"{at}.canary.digest"))
+    return source_problems(serving.model_repository, serving.accept_unverified_digests, served,
+                           "serving.model_repository", "serving.accept_unverified_digests")[1]
+
+
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -224,6 +291,8 @@ def args_from_config(config, stack: str, region, endpoint, cluster, pool=None,
         models=models,
         kube_provider=cluster.kube_provider,
         bucket_name=bucket_name(serving.bucket_prefix or f"aiplat-{stack}", region.name, endpoint.name),
+        model_repository=serving.model_repository,
+        accept_unverified_digests=serving.accept_unverified_digests,
         pool_name=pool_cfg.name,
         node_selector=selector,
         tolerations=tolerations,

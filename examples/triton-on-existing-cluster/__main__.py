@@ -1,11 +1,14 @@
 """Triton on an existing cluster: the aiplat TritonEndpoint without the rest of AiPlatform.
 
 For a team that already runs EKS (with an IAM OIDC provider for IRSA) or GKE (with
-Workload Identity) and a GPU node group: this program creates the model bucket, the
-read-only workload identity, and Triton with its Service, PDB, ServiceMonitor and KEDA
-ScaledObject in that cluster. The cluster is reached through the kubeconfig in config
-(a secret); the GPU pool is described by the labels/taints its nodes already carry.
-KEDA, the prometheus-operator CRDs and the NVIDIA device plugin must be installed.
+Workload Identity) and a GPU node group: this program creates the model bucket, publishes
+the served model versions into it from a repository built by ``aiplat models build``
+(digests checked against the files before anything is created), the read-only workload
+identity, and Triton with its Service, PDB, ServiceMonitor and KEDA ScaledObject in that
+cluster, each Deployment waiting for the objects it loads. The cluster is reached through
+the kubeconfig in config (a secret); the GPU pool is described by the labels/taints its
+nodes already carry. KEDA, the prometheus-operator CRDs and the NVIDIA device plugin must
+be installed.
 
 Config (project namespace ``triton-on-existing-cluster``):
   kubeconfig (secret)      the cluster's kubeconfig
@@ -17,6 +20,10 @@ Config (project namespace ``triton-on-existing-cluster``):
   gcpProject               GCP: the project (Workload Identity pool <project>.svc.id.goog)
   pool                     {name, nodeSelector, tolerations, gpusPerNode, maxGpus}
   models                   [{name, version, digest, canary: {version, digest, weight}}]
+  modelRepository          a directory built by `aiplat models build`, relative to this program's
+                           directory (Pulumi's working directory for it), or an existing
+                           s3:// / gs:// prefix of <model>/v<version>/ repositories
+  acceptUnverifiedDigests  true to deploy an existing prefix's digests unchecked (default false)
   minReplicas, maxReplicas, gpusPerReplica, queueTimeTargetMs   optional, defaults as TritonEndpointArgs
   tags                     {owner, team, cost-center, ...} on every taggable cloud resource
 """
@@ -66,6 +73,8 @@ endpoint = TritonEndpoint(
         models=models,
         kube_provider=kube,
         bucket_name=config.require("bucketName"),
+        model_repository=config.require("modelRepository"),
+        accept_unverified_digests=config.get_bool("acceptUnverifiedDigests") or False,
         pool_name=pool["name"],
         node_selector=pool["nodeSelector"],
         tolerations=pool.get("tolerations", []),
@@ -88,3 +97,4 @@ pulumi.export("service", endpoint.service_name)
 pulumi.export("deployments", endpoint.deployments)
 pulumi.export("bucket_uri", endpoint.bucket_uri)
 pulumi.export("models", endpoint.models)
+pulumi.export("published", endpoint.published)
