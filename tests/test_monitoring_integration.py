@@ -107,10 +107,11 @@ def single_version_repository(sources: Path, model: str, version: int, out: Path
     return out
 
 
-def stack_with_test_endpoint(repos: dict[tuple[str, int], Path]) -> dict:
-    """dev's stack file with the test endpoint and SLO."""
+def stack_with_test_endpoint(repos: dict[tuple[str, int], Path], model_repository: Path) -> dict:
+    """dev's stack file with the test endpoint and SLO, publishing from ``model_repository``."""
     config = stack_config("dev")
     platform = config["aiplat:platform"]
+    platform["serving"]["model_repository"] = str(model_repository)
     for section in ("gateway", "vector_store"):  # not what this test is about; quicker to record
         platform.pop(section, None)
     platform["monitoring"]["slo"] = SLO
@@ -152,7 +153,9 @@ def deployed(tmp_path_factory):
     shutil.copytree(EXAMPLES / LOADED, sources / LOADED)
     write_overflow_model(sources)
     built = {(m, 1): single_version_repository(sources, m, 1, work / "built" / f"{m}-v1") for m in (LOADED, OVERFLOW)}
-    rec = run_stack(STACK, stack_with_test_endpoint(built))
+    # the repository the program publishes from: both test models as `aiplat models build` lays them out
+    build(sources, work / "built" / "all")
+    rec = run_stack(STACK, stack_with_test_endpoint(built, work / "built" / "all"))
 
     deployment = one(rec, DEPLOY, "triton-stable")
     pod_spec = deployment["spec"]["template"]["spec"]
