@@ -509,3 +509,23 @@ def test_too_many_tags_for_a_published_s3_object_is_a_config_error():
     # an existing prefix publishes nothing (and GCS objects carry no labels)
     raw["serving"].update(model_repository="s3://acme-models/releases", accept_unverified_digests=True)
     assert config_problems(raw) == []
+
+
+def test_under_pulumi_the_program_reports_model_file_problems_as_a_run_error(tmp_path):
+    """Under ``pulumi up`` the language host prints a ``RunError`` as its message alone (no
+    traceback): the shipped program turns the library's ConfigError into one, problems kept."""
+    import runpy
+
+    import pulumi
+
+    from aiplat.errors import ConfigError
+    from aiplat.testing.engine import run_program
+
+    config = read_stack_config(stack_file_path("dev"))
+    config["aiplat:platform"]["serving"]["model_repository"] = str(tmp_path / "absent")
+    with pytest.raises(pulumi.RunError) as err:
+        run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), "dev", config)
+    assert isinstance(err.value.__cause__, ConfigError)
+    assert str(err.value) == str(err.value.__cause__)
+    assert str(err.value).splitlines()[0] == "invalid configuration (1 problem):"
+    assert str(err.value).splitlines()[1].startswith("  serving.model_repository: ")

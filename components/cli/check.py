@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from rich.console import Console
 from rich.table import Table
 
@@ -57,6 +58,8 @@ def run(args) -> int:
         recording = engine.run_stack(args.stack, read_stack_config(path), program, project=project.name)
     except ConfigError as exc:  # what only the program can judge (the model files), named like the rest
         raise exc.with_source(str(path)) from None
+    except pulumi.RunError as exc:  # the program stopped itself with a message (no traceback under pulumi either)
+        raise UsageError(f"the program stopped: {exc}") from None
     steps = recording.steps()
     estimate = cost.estimate(steps)
     report = evaluate(project, args.stack, steps, policy_config)

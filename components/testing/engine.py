@@ -46,6 +46,8 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.settings import _load_monitor_feature_support
 from pulumi.runtime.stack import Stack, wait_for_rpcs
 
+from aiplat.errors import AiplatError
+
 PROJECT = "aiplat"
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 ACCOUNT_ID = "123456789012"
@@ -304,6 +306,12 @@ def run_stack(stack: str, config: dict[str, Any], program_path: str | Path, proj
         sys.path.insert(0, str(path.parent))
         try:
             runpy.run_path(str(path), run_name="__main__")
+        except pulumi.RunError as exc:
+            # A program reports a library error to the language host as a RunError (its message,
+            # no traceback); hand back the library error itself, with its problems.
+            if isinstance(exc.__cause__, AiplatError):
+                raise exc.__cause__ from None
+            raise
         finally:
             os.chdir(cwd)
             sys.path[:] = saved_path
