@@ -169,6 +169,16 @@ def test_the_storage_and_compute_agents_are_created_before_their_grants():
     assert [n.inputs["service"] for n in g.of_type(catalog.IDENTITY_TYPE)] == ["container.googleapis.com"]
 
 
+def test_the_budget_is_accounted_to_the_project_that_enables_its_api():
+    g = graph()
+    budget = only(g, "gcp:billing/budget:Budget", "gcp-prod-mon-budget")
+    provider = g.provider_of(budget)
+    assert provider.name == "gcp-prod-mon-billing" and provider.type == "pulumi:providers:gcp"
+    assert {k: provider.inputs[k] for k in ("project", "billingProject", "userProjectOverride")} == {
+        "project": PROJECT, "billingProject": PROJECT, "userProjectOverride": "true"}
+    assert service_urn("billingbudgets") in budget.dependencies
+
+
 # -- AWS: cost allocation tags ----------------------------------------------------------------------
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_aws_stacks_activate_the_tag_the_budget_filters_on(stack):
