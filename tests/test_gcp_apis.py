@@ -332,3 +332,43 @@ def test_a_resource_whose_project_the_graph_does_not_say_cannot_be_judged():
         "project whose APIs it needs is unknown",
         "set project on the resource or on its gcp provider",
         "blocker")]
+
+
+# -- ProjectApis on its own -------------------------------------------------------------------------
+def _own_program():
+    import pulumi
+    import pulumi_gcp as gcp
+
+    from aiplat import ProjectApis, ProjectApisArgs
+
+    provider = gcp.Provider("p", project="team-a-project", region="europe-west4")
+    apis = ProjectApis("apis", ProjectApisArgs(project="team-a-project"), pulumi.ResourceOptions(provider=provider))
+    opts = pulumi.ResourceOptions(provider=provider, transformations=[apis.transformation])
+    gcp.secretmanager.Secret("mine", secret_id="s", replication={"auto": {}}, opts=opts)
+    gcp.pubsub.Topic("theirs", project="team-b-project", opts=opts)  # another project: not ours to enable
+    gcp.workbench.Instance("unknown", location="europe-west4-a", opts=opts)  # not in the catalog: left alone
+    apis.finish()
+
+
+def test_project_apis_enables_what_its_project_uses_and_the_rule_reports_the_rest():
+    from aiplat.testing import engine
+
+    rec = engine.run_program(_own_program, "own", {})
+    g = Graph.of(rec.steps())
+    assert [(s.name, s.inputs["service"]) for s in g.of_type(catalog.SERVICE_TYPE)] == [
+        ("apis-secretmanager", "secretmanager.googleapis.com")]
+    by_name = {n.name: n for n in g.nodes}
+    assert by_name["mine"].dependencies == (by_name["apis-secretmanager"].urn,)
+    assert by_name["theirs"].dependencies == () and by_name["unknown"].dependencies == ()
+    assert sorted(findings(rec.steps(), "own")) == [
+        ("theirs",
+         "gcp:pubsub/topic:Topic needs pubsub.googleapis.com enabled in project team-b-project, and the graph never "
+         "enables it (no gcp:projects/service:Service for it)",
+         "add a gcp.projects.Service for pubsub.googleapis.com in project team-b-project and make theirs depend on it",
+         "blocker"),
+        ("unknown",
+         "cannot judge gcp:workbench/instance:Instance: the API catalog (components/catalog/gcp_apis.yaml) does not "
+         "say which service API it needs enabled",
+         "add gcp:workbench/instance:Instance (or its module) with the API it needs to components/catalog/gcp_apis.yaml",
+         "blocker"),
+    ]
