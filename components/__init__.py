@@ -53,6 +53,8 @@ _EXPORTS = {
     "MonitoringArgs": "aiplat.monitoring",
     "StackMonitoring": "aiplat.monitoring",
     "StackMonitoringArgs": "aiplat.monitoring",
+    "ProjectApis": "aiplat.project_apis",
+    "ProjectApisArgs": "aiplat.project_apis",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -39,6 +39,7 @@ from aiplat.monitoring import (
     region_rule_groups,
 )
 from aiplat.network import Network, NetworkArgs
+from aiplat.project_apis import ProjectApis, ProjectApisArgs
 from aiplat.errors import ConfigError
 from aiplat.triton import TritonEndpoint
 from aiplat.triton import args_from_config as triton_args_from_config
@@ -82,20 +83,35 @@ class AiPlatform(pulumi.ComponentResource):
         problems = source_problems_of(config)  # every model file problem, before the first resource
         if problems:
             raise ConfigError(problems)
+        # GCP: every resource below waits for the project APIs (and service agents) it needs,
+        # enabled by ProjectApis as the resources register (aiplat.project_apis).
+        hook = _ApisHook()
+        if config.cloud == "gcp":
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[hook]))
         super().__init__("aiplat:platform:AiPlatform", name, None, opts)
         self.config = config
         self.stack = stack or pulumi.get_stack()
         self.tags = config.standard_tags(self.stack)
         self.regions: dict[str, Region] = {}
+        self._providers = {r.name: self._region_provider(r.name) for r in config.regions}
+        self.apis: ProjectApis | None = None
+        if config.cloud == "gcp":
+            self.apis = ProjectApis(
+                f"{name}-apis", ProjectApisArgs(project=config.gcp_project),
+                # project-level: the first region's provider (project, default labels) will do
+                pulumi.ResourceOptions(parent=self, provider=self._providers[config.regions[0].name]))
+            hook.apis = self.apis
         for region in config.regions:
             self.regions[region.name] = self._build_region(region)
         self._build_global()
+        if self.apis is not None:
+            self.apis.finish()
         self.register_outputs({"regions": {r: reg.outputs for r, reg in self.regions.items()}})
 
     # -- per region ------------------------------------------------------------------
     def _build_region(self, rc: RegionConfig) -> Region:
         cfg, prefix = self.config, f"{self._name}-{rc.name}"
-        provider = self._region_provider(rc.name)
+        provider = self._providers[rc.name]
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
         cluster_name = _cluster_name(self.stack, rc.name)
         network = Network(
@@ -443,6 +459,16 @@ class AiPlatform(pulumi.ComponentResource):
             default_labels={k.lower(): v for k, v in self.tags.items()},
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+class _ApisHook:
+    """The AiPlatform's transformation: ProjectApis's, once it exists (it is a child of the platform)."""
+
+    def __init__(self) -> None:
+        self.apis: ProjectApis | None = None
+
+    def __call__(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        return self.apis.transformation(args) if self.apis is not None else None
 
 
 def _cluster_name(stack: str, region: str) -> str:

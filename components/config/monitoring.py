@@ -205,6 +205,15 @@ class MonitoringConfig(_Model):
         description="GCP billing account (XXXXXX-XXXXXX-XXXXXX) the budget is created on. Required on GCP when "
                     "monthly_budget_usd is set; only valid on GCP. Default: none.",
     )
+    activate_cost_allocation_tags: bool = Field(
+        True,
+        description="AWS: activate the tag keys the budget filters on (cost-center) as cost allocation tags "
+                    "(aws.costexplorer.CostAllocationTag, once per account): without it the budget counts $0. "
+                    "Set false in an AWS Organizations member account (only the management account can "
+                    "activate them: activate there) or on an account where no resource has carried the tag "
+                    "yet (the key appears for activation up to 24 hours after first use; activating it "
+                    "before fails). Ignored on GCP (budgets filter on labels). Default true.",
+    )
     smtp: SmtpConfig | None = Field(
         None, description="The SMTP relay Alertmanager sends email through. Required with email channels (they "
                           "also get the cloud-side alarms and budget alerts). Default: none.",

@@ -6,7 +6,9 @@ the regional API gateway: 5XX ratio and p99 latency against the SLO. Per stack
 (``StackMonitoring``): a topic in us-east-1 (Route 53 health-check metrics exist only
 there), a ``HealthCheckStatus`` alarm per regional health check, and a cost budget on the
 ``cost-center`` tag alerting at each of ``monitoring.budget_thresholds`` (ACTUAL) and at
-100 % FORECASTED.
+100 % FORECASTED, after the tag keys it filters on are activated as cost allocation tags
+(``monitoring.activate_cost_allocation_tags``; a user-defined tag is inactive, and a budget
+filtering on it counts $0, until then).
 """
 
 from __future__ import annotations
@@ -180,6 +182,11 @@ def stack_alarms(owner: AiplatComponent, n: str, a: StackMonitoringArgs) -> tupl
             subscriber_sns_topic_arns=[topic.arn],
         )
 
+    # Counts spend tagged with the stack's cost center: a user-defined tag counts only once it is an
+    # active cost allocation tag, so every tag key the filters read is activated (account-level, so
+    # once per stack, with the budget's provider; activation reaches billing data within 24 hours).
+    cost_filters = [aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:cost-center${a.cost_center}"])]
+    tags = _cost_allocation_tags(n, cost_filters, east) if m.activate_cost_allocation_tags else []
     aws.budgets.Budget(
         f"{n}-budget",
         name=budget_name,
@@ -187,12 +194,24 @@ def stack_alarms(owner: AiplatComponent, n: str, a: StackMonitoringArgs) -> tupl
         time_unit="MONTHLY",
         limit_amount=f"{m.monthly_budget_usd:.2f}",
         limit_unit="USD",
-        # Counts spend tagged with the stack's cost center (activate `cost-center` as a
-        # cost allocation tag in Billing once per account).
-        cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue",
-                                                       values=[f"user:cost-center${a.cost_center}"])],
+        cost_filters=cost_filters,
         notifications=[note("ACTUAL", t) for t in m.budget_thresholds] + [note("FORECASTED", 1.0)],
         tags={"Name": f"{n}-budget", **a.tags},
-        opts=east,
+        opts=pulumi.ResourceOptions.merge(east, pulumi.ResourceOptions(depends_on=tags)),
     )
     return topic.arn, budget_name
+
+
+def budget_tag_keys(cost_filters: list[aws.budgets.BudgetCostFilterArgs]) -> list[str]:
+    """The user-defined tag keys ``TagKeyValue`` cost filters read (``user:<key>$<value>``), in order."""
+    keys = [v.split("$", 1)[0].removeprefix("user:") for f in cost_filters if f.name == "TagKeyValue"
+            for v in f.values if v.startswith("user:")]
+    return list(dict.fromkeys(keys))
+
+
+def _cost_allocation_tags(n: str, cost_filters: list[aws.budgets.BudgetCostFilterArgs],
+                          opts: pulumi.ResourceOptions) -> list[aws.costexplorer.CostAllocationTag]:
+    """Each tag key the budget filters on, activated as a cost allocation tag (pulumi_aws 7.51.1
+    ``costexplorer.CostAllocationTag``: tag_key, status ``Active`` | ``Inactive``)."""
+    return [aws.costexplorer.CostAllocationTag(f"{n}-cost-tag-{key}", tag_key=key, status="Active", opts=opts)
+            for key in budget_tag_keys(cost_filters)]

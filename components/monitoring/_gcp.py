@@ -102,6 +102,12 @@ def stack_alerts(owner: AiplatComponent, n: str,
              for t in m.budget_thresholds]
     rules.append(gcp.billing.BudgetThresholdRuleArgs(threshold_percent=1.0, spend_basis="FORECASTED_SPEND"))
     email_ids = [v for k, v in channel_ids.items() if k.startswith("email-")][:5]  # API allows 5
+    # The Billing Budget API is accounted to the caller's quota project: with user credentials the
+    # provider must name one, or the API answers 403 (pulumi_gcp 10.2.0 gcp.billing.Budget docstring).
+    # This provider names the stack's project, where ProjectApis enables billingbudgets.googleapis.com
+    # (the deployer needs serviceusage.services.use there: Owner and Editor have it).
+    billing = gcp.Provider(f"{n}-billing", project=a.gcp_project, billing_project=a.gcp_project,
+                           user_project_override=True, opts=pulumi.ResourceOptions(parent=owner))
     gcp.billing.Budget(
         f"{n}-budget",
         billing_account=m.gcp_billing_account,
@@ -115,6 +121,6 @@ def stack_alerts(owner: AiplatComponent, n: str,
         ),
         threshold_rules=rules,
         all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(monitoring_notification_channels=email_ids),
-        opts=owner._opts(),
+        opts=owner._opts(provider=billing),
     )
     return channel_ids, budget_name

@@ -158,6 +158,11 @@ class Recording:
         return prov.inputs.get("region") if prov else None
 
 
+def _project_number(project: str) -> str:
+    """A GCP project's number, derived from its id (the same in every invoke that returns it)."""
+    return str(int(_h(project, 10), 16) % 10**12).zfill(12)
+
+
 class _Mocks(pmocks.Mocks):
     """Deterministic stand-ins for what the clouds return."""
 
@@ -177,7 +182,13 @@ class _Mocks(pmocks.Mocks):
     def call(self, args: pmocks.MockCallArgs):
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId") or "project"
-            return {"projectId": project, "number": str(int(_h(project, 10), 16) % 10**12).zfill(12), "name": project}
+            return {"projectId": project, "number": _project_number(project), "name": project}
+        if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            # the Cloud Storage service agent of the project: service-<project number>@gs-project-accounts
+            project = args.args.get("project") or "project"
+            email = f"service-{_project_number(project)}@gs-project-accounts.iam.gserviceaccount.com"
+            return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project,
+                    "id": email}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/aiplat", "userId": "AIDAAIPLAT"}
         if args.token == "aws:index/getPartition:getPartition":
@@ -426,6 +437,12 @@ def _computed(type_: str, name: str, physical: str, region: str, inputs: dict, r
             )
         elif type_ == "gcp:serviceaccount/account:Account":
             out["email"] = f"{inputs.get('accountId')}@{project}.iam.gserviceaccount.com"
+        elif type_ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            from aiplat.catalog.gcp_apis import agent_email
+
+            email = agent_email(_project_number(project), str(inputs.get("service", "")))
+            if email:  # the primary agent's email, as generateServiceIdentity returns it
+                out.update(email=email, member=f"serviceAccount:{email}")
         return out
     return {}
 
