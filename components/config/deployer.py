@@ -26,7 +26,7 @@ import re
 from pydantic import Field, ValidationInfo, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import _ctx, _Model, rule
+from aiplat.config._base import _ctx, _Model, if_known, rule
 from aiplat.errors import Problem
 
 AWS_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
@@ -99,12 +99,12 @@ class DeployerNetworkConfig(_Model):
     @rule
     def _per_cloud(self, ctx):
         cloud = ctx.get("cloud")
-        if cloud == "aws":
-            for key in ("aws_vpc_id", "aws_region"):
+        required = {"aws": ("aws_vpc_id", "aws_region"), "gcp": ("gcp_network",)}.get(cloud, ())
+        for key in required:
+            with if_known():  # one key that failed validation skips only itself
                 if getattr(self, key) is None:
-                    yield Problem(key, "required on aws: the program peers each cluster VPC with this VPC")
-        if cloud == "gcp" and self.gcp_network is None:
-            yield Problem("gcp_network", "required on gcp: the program peers each cluster network with it")
+                    yield Problem(key, f"required on {cloud}: the program peers each cluster network with the "
+                                       "runner network")
 
     @property
     def ip_network(self) -> ipaddress.IPv4Network:
