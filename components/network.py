@@ -15,8 +15,8 @@ With a ``deployer`` (the runner network of a private-endpoint stack, config ``de
 the network is peered with it: AWS, a VPC peering connection to the runner VPC (accepted by the
 program when it is in the stack's account: ``auto_accept`` in the same region, a
 ``VpcPeeringConnectionAccepter`` managed in the runner's region otherwise; another account accepts
-it itself) and a route to the runner CIDR over it in every private route table (the subnets of the
-EKS control-plane ENIs); GCP, a network peering from this network to the runner's network (the
+it itself), a route to the runner CIDR over it in every private route table (the subnets of the
+EKS control-plane ENIs) and routes back to this VPC in the runner route tables the config names; GCP, a network peering from this network to the runner's network (the
 runner side must create the reverse peering). ``deployer_path`` lists what the cluster's
 Kubernetes provider waits for.
 """
@@ -42,6 +42,8 @@ class DeployerPeer:
     aws_account_id: str | None = None
     """None: the stack's own account (the program accepts the peering)."""
     aws_region: str | None = None
+    aws_route_table_ids: list[str] = field(default_factory=list)
+    """The runner VPC's route tables to route back to this VPC (same account only)."""
     gcp_network: str | None = None
 
 
@@ -219,6 +221,17 @@ class Network(AiplatComponent):
                 region=d.aws_region,  # managed where the runner VPC is (pulumi_aws 7 per-resource region)
                 tags=self._tags("deployer-peering"),
                 opts=self._opts(),
+            ))
+        accepted = list(self.deployer_path)
+        for table in d.aws_route_table_ids:
+            # The runner's way back to this VPC (the cluster side is in the private route tables).
+            self.deployer_path.append(aws.ec2.Route(
+                f"{n}-deployer-{table}",
+                route_table_id=table,
+                destination_cidr_block=a.cidr,
+                vpc_peering_connection_id=peering.id,
+                region=d.aws_region,
+                opts=self._opts(depends_on=accepted),
             ))
         return peering
 

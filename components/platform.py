@@ -445,7 +445,8 @@ class AiPlatform(pulumi.ComponentResource):
         if cfg.cluster.endpoint_public_access or d is None:
             return None
         return DeployerPeer(cidr=d.cidr, aws_vpc_id=d.aws_vpc_id, aws_account_id=d.aws_account_id,
-                            aws_region=d.aws_region, gcp_network=d.gcp_network)
+                            aws_region=d.aws_region, aws_route_table_ids=list(d.aws_route_table_ids),
+                            gcp_network=d.gcp_network)
 
     def _region_provider(self, region: str) -> pulumi.ProviderResource:
         if self.config.cloud == "aws":

@@ -16,12 +16,14 @@ import pytest
 import yaml
 
 from aiplat.tools.deploy import RULE_MODULES, Context, analyze
-from tests._project import run_stack, stack_config, stack_file_path
+from aiplat.policies import offline
+from tests._project import policy_config_path, run_stack, stack_config, stack_file_path
 from tests.conftest import recorded
 from tests.test_config_errors import config_error_lines, raw_of, write_stack
 
 RUNNER_VPC = "vpc-0a1b2c3d4e5f60718"
 RUNNER_CIDR = "10.200.0.0/16"
+RUNNER_RTB = "rtb-0a1b2c3d4e5f60718"
 RUNNER_GCP = "projects/aiplat-runner/global/networks/runner"
 PEERING = "aws:ec2/vpcPeeringConnection:VpcPeeringConnection"
 ACCEPTER = "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter"
@@ -105,10 +107,13 @@ def test_deployer_field_problems_all_at_once(cli, tmp_path):
         "network",
     ]
     raw = raw_of("staging")
-    raw["deployer"]["network"] = {"cidr": RUNNER_CIDR, "aws_vpc_id": "vpc-12", "gcp_network": RUNNER_GCP}
+    raw["deployer"]["network"] = {"cidr": RUNNER_CIDR, "aws_vpc_id": "vpc-12", "gcp_network": RUNNER_GCP,
+                                  "aws_account_id": "210987654321", "aws_route_table_ids": [RUNNER_RTB]}
     assert check_lines(cli, tmp_path, "staging", raw) == [
         "  deployer.network.aws_region: required on aws: the program peers each cluster network with the runner "
         "network",
+        "  deployer.network.aws_route_table_ids: only for a runner VPC in the stack's account (aws_account_id is "
+        "set): another account adds its routes itself",
         "  deployer.network.aws_vpc_id: 'vpc-12' is not a VPC id (vpc- and 8 or 17 hex digits)",
         "  deployer.network.gcp_network: only valid when cloud is gcp",
     ]
@@ -137,6 +142,11 @@ def test_aws_private_clusters_are_peered_routed_and_opened_to_the_runner():
         for t in tables:
             assert t.inputs["routes"][1:] == [{"cidrBlock": RUNNER_CIDR, "vpcPeeringConnectionId": peering.id}]
             assert peering.urn in t.dependencies and all(a.urn in t.dependencies for a in accepters)
+        back = named(rec, "aws:ec2/route:Route", f"{n}-deployer-{RUNNER_RTB}")  # the runner's way back
+        assert back.inputs == {"routeTableId": RUNNER_RTB, "destinationCidrBlock": vpc.inputs["cidrBlock"],
+                               "vpcPeeringConnectionId": peering.id, "region": "us-east-1"}
+        assert vpc.inputs["cidrBlock"] == ("10.20.0.0/16" if region == "us-east-1" else "10.21.0.0/16")
+        assert peering.urn in back.dependencies and all(a.urn in back.dependencies for a in accepters)
         eks = named(rec, "aws:eks/cluster:Cluster", f"{n}-eks")
         assert "securityGroupIds" not in eks.inputs["vpcConfig"]  # the control plane has the cluster SG only
         rule = named(rec, INGRESS, f"{n}-deployer-https")
@@ -144,7 +154,7 @@ def test_aws_private_clusters_are_peered_routed_and_opened_to_the_runner():
             "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": RUNNER_CIDR}
         assert rule.property_dependencies["securityGroupId"] == [eks.urn]  # vpcConfig.clusterSecurityGroupId
         provider = named(rec, K8S, f"{n}-k8s")
-        path = {peering.urn, rule.urn, *(t.urn for t in tables), *(a.urn for a in accepters)}
+        path = {peering.urn, rule.urn, back.urn, *(t.urn for t in tables), *(a.urn for a in accepters)}
         assert path <= set(provider.dependencies)
 
 
@@ -249,7 +259,7 @@ def without(steps: list, *suffixes: str) -> list:
 
 def test_a_missing_443_rule_route_or_acceptance_blocks():
     steps = without(copy.deepcopy(recorded("staging").steps()), "::staging-us-west-2-deployer-https",
-                    "::staging-us-west-2-deployer-accepter")
+                    "::staging-us-west-2-deployer-accepter", f"::staging-us-west-2-deployer-{RUNNER_RTB}")
     for s in steps:  # us-west-2's first zone loses its route to the runner
         if s["urn"].endswith("aws:ec2/routeTable:RouteTable::staging-us-west-2-private-us-west-2a"):
             s["newState"]["inputs"]["routes"] = s["newState"]["inputs"]["routes"][:1]
@@ -260,7 +270,8 @@ def test_a_missing_443_rule_route_or_acceptance_blocks():
         "staging-us-west-2-k8s): its endpoint is private only (vpcConfig.endpointPublicAccess false); the VPC "
         f"peering to {RUNNER_VPC} is never accepted (no autoAccept, which needs one account and region, and no "
         "VpcPeeringConnectionAccepter with autoAccept); no route to 10.200.0.0/16 over that peering in the route "
-        "tables of subnets staging-us-west-2-private-us-west-2a; no ingress rule for TCP 443 from 10.200.0.0/16 on "
+        "tables of subnets staging-us-west-2-private-us-west-2a; no route back to its VPC 10.21.0.0/16 over that "
+        f"peering in the runner route table {RUNNER_RTB} (deployer.network.aws_route_table_ids); no ingress rule for TCP 443 from 10.200.0.0/16 on "
         "its cluster security group (vpcConfig.clusterSecurityGroupId) or a group in vpcConfig.securityGroupIds")
     assert f.change == aws_path_change()
 
@@ -338,3 +349,23 @@ def test_gcp_prod_with_its_authorized_networks_opened_to_the_world_fails_with_ex
     assert sorted(v["name"] for v in verdicts) == ["gcp-prod-us-central1-gke", "gcp-prod-us-east4-gke"]
     assert all(v["enforcement_level"] == "mandatory" and "control plane reachable from 0.0.0.0/0 in production"
                in v["message"] for v in verdicts)
+
+
+@pytest.mark.parametrize("cidrs, open_", [
+    (["0.0.0.0/1", "128.0.0.0/1"], True),  # together: every address
+    (["0.0.0.0/0 "], True),
+    (["10.0.0.0/8", "0.0.0.0/1", "192.0.2.10/32"], False),  # half of IPv4 is wide, not open
+    (["192.0.2.10/32"], False),
+])
+def test_the_prod_baseline_refuses_allow_lists_equivalent_to_the_internet(cidrs, open_):
+    for stack, type_ in (("prod", "aws:eks/cluster:Cluster"), ("gcp-prod", "gcp:container/cluster:Cluster")):
+        steps = copy.deepcopy(recorded(stack).steps())
+        clusters = [s["newState"] for s in steps if s["newState"]["type"] == type_]
+        for c in clusters:
+            if type_.startswith("aws:"):
+                c["inputs"]["vpcConfig"].update(endpointPublicAccess=True, publicAccessCidrs=cidrs)
+            else:
+                c["inputs"]["masterAuthorizedNetworksConfig"] = {"cidrBlocks": [{"cidrBlock": x} for x in cidrs]}
+        report = offline.evaluate(steps, stack, policy_config_path(stack))
+        flagged = sorted(v.urn for v in report.by_policy("security-baseline") if v.type == type_)
+        assert flagged == (sorted(c["urn"] for c in clusters) if open_ else []), (stack, cidrs)

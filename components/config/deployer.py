@@ -30,6 +30,7 @@ from aiplat.config._base import _ctx, _Model, if_known, rule
 from aiplat.errors import Problem
 
 AWS_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
+AWS_ROUTE_TABLE_ID = re.compile(r"^rtb-[0-9a-f]{8}([0-9a-f]{9})?$")
 AWS_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 GCP_NETWORK = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -57,6 +58,11 @@ class DeployerNetworkConfig(_Model):
         None, description="AWS: the runner VPC's account, when it is not the stack's account (then the peering "
                           "is accepted in that account, outside the program). Default: the stack's account.")
     aws_region: str | None = Field(None, description="AWS: the runner VPC's region; required on aws.")
+    aws_route_table_ids: list[str] = Field(
+        default_factory=list,
+        description="AWS, runner in the stack's account: the runner VPC's route tables the program adds a route to "
+                    "each cluster VPC in (over the peering), so the first up needs no hand-made route. Default: "
+                    "none (add those routes yourself, README \"First deploy\").")
     gcp_network: str | None = Field(
         None, description="GCP: the runner VPC network, projects/<project>/global/networks/<name>; required on gcp.")
 
@@ -89,6 +95,14 @@ class DeployerNetworkConfig(_Model):
             raise ValueError(f"{v!r} is not an AWS region")
         return _only_on("aws", v, info)
 
+    @field_validator("aws_route_table_ids")
+    @classmethod
+    def _route_tables(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        bad = [t for t in v if not AWS_ROUTE_TABLE_ID.match(t)]
+        if bad:
+            raise ValueError(f"not route table ids (rtb- and 8 or 17 hex digits): {', '.join(map(repr, bad))}")
+        return _only_on("aws", v or None, info) or []
+
     @field_validator("gcp_network")
     @classmethod
     def _gcp_network(cls, v: str | None, info: ValidationInfo) -> str | None:
@@ -105,6 +119,12 @@ class DeployerNetworkConfig(_Model):
                 if getattr(self, key) is None:
                     yield Problem(key, f"required on {cloud}: the program peers each cluster network with the "
                                        "runner network")
+
+    @rule
+    def _routes_in_own_account(self, ctx):
+        if self.aws_route_table_ids and self.aws_account_id is not None:
+            yield Problem("aws_route_table_ids", "only for a runner VPC in the stack's account (aws_account_id is "
+                                                 "set): another account adds its routes itself")
 
     @property
     def ip_network(self) -> ipaddress.IPv4Network:

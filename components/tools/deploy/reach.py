@@ -15,7 +15,8 @@ and judges the path from what the graph holds:
 * **private endpoint** (EKS ``endpointPrivateAccess``): a peering from the cluster's network to
   the runner network, accepted (EKS: ``autoAccept`` or a ``VpcPeeringConnectionAccepter``; another
   account accepts its side itself), routes to the runner CIDR over it in the route tables of the
-  cluster's subnets, and TCP 443 from the runner CIDR on a security group of the control plane
+  cluster's subnets (and back to the cluster VPC in the runner route tables the config names,
+  ``aws_route_table_ids``), and TCP 443 from the runner CIDR on a security group of the control plane
   (EKS: an ingress rule depending on the cluster, i.e. on ``vpcConfig.clusterSecurityGroupId``, or
   on a group in ``vpcConfig.securityGroupIds``); GKE: the runner CIDR in the authorized networks.
   A GKE control plane behind VPC peering (``masterIpv4CidrBlock``) is never reachable from a
@@ -75,6 +76,8 @@ class Deployer:
         self.cidr = _net(net.get("cidr")) if net else None
         self.aws_vpc_id = net.get("aws_vpc_id") if net else None
         self.gcp_network = net.get("gcp_network") if net else None
+        tables = net.get("aws_route_table_ids") if net else None
+        self.aws_route_tables = [t for t in tables if isinstance(t, str)] if isinstance(tables, list) else []
 
     @classmethod
     def of(cls, raw: Any) -> "Deployer":
@@ -221,11 +224,20 @@ def _eks_private_path(graph: Graph, cluster: Node, d: Deployer) -> tuple[list[No
             unrouted.append(subnet.name)
     if unrouted:
         missing.append(f"no route to {d.cidr} over that peering in the route tables of subnets {', '.join(unrouted)}")
+    vpc_cidrs = [n for n in (_net(graph.by_urn[u].inputs.get("cidrBlock")) for u in sorted(vpcs)) if n is not None]
+    back = []
+    for table in d.aws_route_tables:  # the runner side, where the stack declares it
+        found = [r for r in graph.of_type(ROUTE) if r.inputs.get("routeTableId") == table
+                 and peering_urns & set(r.dependencies) and _holds(r.inputs.get("destinationCidrBlock"), vpc_cidrs)]
+        if not found:
+            missing.append(f"no route back to its VPC {', '.join(map(str, vpc_cidrs))} over that peering in the "
+                           f"runner route table {table} (deployer.network.aws_route_table_ids)")
+        back += found
     rules = _ingress_443(graph, cluster, d.cidr)
     if not rules:
         missing.append(f"no ingress rule for TCP 443 from {d.cidr} on its cluster security group "
                        "(vpcConfig.clusterSecurityGroupId) or a group in vpcConfig.securityGroupIds")
-    path = peerings + accepters + list({t.urn: t for t in tables.values() if t is not None}.values()) + rules
+    path = peerings + accepters + list({t.urn: t for t in tables.values() if t is not None}.values()) + back + rules
     return path, missing
 
 
@@ -250,6 +262,11 @@ def _routes_over(graph: Graph, table: Node, cidr: ipaddress.IPv4Network, peering
         if table.urn in r.dependencies and peerings & set(r.dependencies) and dest is not None and cidr.subnet_of(dest):
             return True
     return False
+
+
+def _holds(dest: Any, nets: list[ipaddress.IPv4Network]) -> bool:
+    d = _net(dest)
+    return d is not None and bool(nets) and all(n.subnet_of(d) for n in nets)
 
 
 def _ports_443(protocol: Any, lo: Any, hi: Any) -> bool:
