@@ -14,6 +14,14 @@ pool on a least-privilege node service account with GKE metadata server.
 
 Both: ``kube_provider`` is a ``pulumi_kubernetes.Provider`` for the cluster, which every
 in-cluster component (GPU pools' add-ons, Triton, Milvus, monitoring) uses.
+
+Reachability (config ``deployer``): a public endpoint is limited to ``public_access_cidrs``
+(which hold the deployer's addresses); a private one is reached from the runner network
+(``deployer_cidr``): EKS gets an ingress rule for TCP 443 from it on the cluster security group
+(``vpcConfig.clusterSecurityGroupId``, the group EKS attaches to the control-plane ENIs; the
+program passes no additional ``securityGroupIds``), GKE lists it in the master authorized
+networks. The Kubernetes provider waits for that path (``deployer_path``: the network's peering
+and routes, and the rule), so no Kubernetes object is sent before the API can be reached.
 """
 
 from __future__ import annotations
@@ -78,6 +86,11 @@ class ClusterArgs:
     release_channel: str = "REGULAR"
     endpoint_public_access: bool = False
     public_access_cidrs: list[str] = field(default_factory=list)
+    deployer_cidr: str | None = None
+    """Private endpoint: the runner network's CIDR the API is opened to (config deployer.network.cidr)."""
+    deployer_path: list[pulumi.Resource] = field(default_factory=list)
+    """What makes the runner network's path real (the Network's peering and routes): the Kubernetes
+    provider waits for it."""
     system_instance_type: str = "m6i.large"
     system_min_nodes: int = 2
     system_max_nodes: int = 4
@@ -233,11 +246,25 @@ class Cluster(AiplatComponent):
                 # coredns needs nodes to schedule on, or the add-on never turns healthy
                 opts=self._opts(depends_on=[system] if addon == "coredns" else []),
             )
+        path = list(a.deployer_path)
+        if a.deployer_cidr:
+            path.append(aws.vpc.SecurityGroupIngressRule(
+                f"{n}-deployer-https",
+                security_group_id=self.cluster_security_group_id,
+                cidr_ipv4=a.deployer_cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="Kubernetes API from the deployer's runner network",
+                tags=self._tags("deployer-https"),
+                opts=self._opts(),
+            ))
         kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority, cluster.name).apply(
             lambda v: _eks_kubeconfig(v[0], (v[1] or {}).get("data", ""), v[2], a.region)
         )
         self.kube_provider = k8s.Provider(
-            f"{n}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=self._opts(depends_on=[system])
+            f"{n}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True,
+            opts=self._opts(depends_on=[system, *path]),
         )
 
     # -- GCP -----------------------------------------------------------------------
@@ -278,7 +305,9 @@ class Cluster(AiplatComponent):
                 opts=self._opts(),
             )
         self.workload_pool = f"{a.gcp_project}.svc.id.goog"
-        authorized = a.public_access_cidrs if a.endpoint_public_access else []
+        authorized = [(f"allow-{i}", c) for i, c in enumerate(a.public_access_cidrs if a.endpoint_public_access else [])]
+        if a.deployer_cidr:
+            authorized.append(("deployer-network", a.deployer_cidr))
         cluster = gcp.container.Cluster(
             f"{n}-gke",
             name=a.cluster_name,
@@ -302,10 +331,8 @@ class Cluster(AiplatComponent):
             ),
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[
-                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
-                        cidr_block=c, display_name=f"allow-{i}"
-                    )
-                    for i, c in enumerate(authorized)
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=c, display_name=label)
+                    for label, c in authorized
                 ]
             ),
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
@@ -360,7 +387,8 @@ class Cluster(AiplatComponent):
             lambda v: _gke_kubeconfig(v[0], (v[1] or {}).get("cluster_ca_certificate", ""), v[2])
         )
         self.kube_provider = k8s.Provider(
-            f"{n}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=self._opts(depends_on=[system])
+            f"{n}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True,
+            opts=self._opts(depends_on=[system, *a.deployer_path]),
         )
 
 

@@ -38,7 +38,7 @@ from aiplat.monitoring import (
     queue_sizes,
     region_rule_groups,
 )
-from aiplat.network import Network, NetworkArgs
+from aiplat.network import DeployerPeer, Network, NetworkArgs
 from aiplat.project_apis import ProjectApis, ProjectApisArgs
 from aiplat.errors import ConfigError
 from aiplat.triton import TritonEndpoint
@@ -114,6 +114,7 @@ class AiPlatform(pulumi.ComponentResource):
         provider = self._providers[rc.name]
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
         cluster_name = _cluster_name(self.stack, rc.name)
+        peer = self._deployer_peer()
         network = Network(
             prefix,
             NetworkArgs(
@@ -126,6 +127,7 @@ class AiPlatform(pulumi.ComponentResource):
                 nat=cfg.nat_mode,
                 cluster_name=cluster_name,
                 gcp_ranges=rc.gcp_ranges() if cfg.cloud == "gcp" else {},
+                deployer=peer,
                 tags=self.tags,
             ),
             opts,
@@ -150,6 +152,8 @@ class AiPlatform(pulumi.ComponentResource):
                 release_channel=cfg.release_channel,
                 endpoint_public_access=cfg.cluster.endpoint_public_access,
                 public_access_cidrs=list(cfg.cluster.public_access_cidrs),
+                deployer_cidr=peer.cidr if peer else None,
+                deployer_path=list(network.deployer_path),
                 system_instance_type=cfg.system_instance_type,
                 system_min_nodes=cfg.cluster.system_nodes.min_nodes,
                 system_max_nodes=cfg.cluster.system_nodes.max_nodes,
@@ -448,6 +452,17 @@ class AiPlatform(pulumi.ComponentResource):
             # Route 53 and global GCP resources are not regional: the first region's provider will do.
             pulumi.ResourceOptions(parent=self, provider=first.provider),
         )
+
+    def _deployer_peer(self) -> DeployerPeer | None:
+        """The runner network a private-endpoint cluster is reached from (config ``deployer.network``);
+        None for a public endpoint (reached over its allow-list, config ``deployer.cidrs``)."""
+        cfg = self.config
+        d = cfg.deployer.network if cfg.deployer is not None else None
+        if cfg.cluster.endpoint_public_access or d is None:
+            return None
+        return DeployerPeer(cidr=d.cidr, aws_vpc_id=d.aws_vpc_id, aws_account_id=d.aws_account_id,
+                            aws_region=d.aws_region, aws_route_table_ids=list(d.aws_route_table_ids),
+                            gcp_network=d.gcp_network)
 
     def _region_provider(self, region: str) -> pulumi.ProviderResource:
         if self.config.cloud == "aws":

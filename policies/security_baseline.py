@@ -25,6 +25,7 @@ Checks (each violation names the resource and the input to change):
 from __future__ import annotations
 
 import base64
+import ipaddress
 
 import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyResource, StackValidationPolicy
@@ -51,7 +52,22 @@ DEFAULT_STATEFUL = [
     "gcp:filestore/instance:Instance",
 ]
 PRODUCTION = {"prod"}
-OPEN = {"0.0.0.0/0", "::/0"}
+def _open(cidrs: list) -> bool:
+    """Whether an allow-list admits every address: 0.0.0.0/0 or ::/0 themselves, or ranges that
+    together cover all of IPv4 (0.0.0.0/1 + 128.0.0.0/1, host bits set: 0.0.0.0/0 "equivalents")."""
+    nets = []
+    for c in cidrs:
+        if not isinstance(c, str):
+            continue
+        try:
+            net = ipaddress.ip_network(c.strip(), strict=False)
+        except ValueError:
+            continue
+        if net.prefixlen == 0:
+            return True
+        if net.version == 4:
+            nets.append(net)
+    return ipaddress.IPv4Network("0.0.0.0/0") in list(ipaddress.collapse_addresses(nets))
 
 
 class _Checks:
@@ -171,14 +187,14 @@ class _Checks:
         for c in self.g.of_type("aws:eks/cluster:Cluster"):
             public = get(c.props, "vpcConfig", "endpointPublicAccess", default=True)  # AWS default: public
             cidrs = list(elements(get(c.props, "vpcConfig", "publicAccessCidrs", default=[])))
-            if public is True and (not cidrs or OPEN & set(cidrs)):
+            if public is True and (not cidrs or _open(cidrs)):
                 self.report(c, "API endpoint open to 0.0.0.0/0 in production; set vpcConfig.endpointPublicAccess="
                                "false or list publicAccessCidrs")
         for c in self.g.of_type("gcp:container/cluster:Cluster"):
             private = get(c.props, "privateClusterConfig", "enablePrivateEndpoint") is True
             cidrs = [get(b, "cidrBlock") for b in elements(
                 get(c.props, "masterAuthorizedNetworksConfig", "cidrBlocks", default=[]))]
-            if not private and (not cidrs or OPEN & set(cidrs)):
+            if not private and (not cidrs or _open(cidrs)):
                 self.report(c, "control plane reachable from 0.0.0.0/0 in production; set privateClusterConfig."
                                "enablePrivateEndpoint=true or masterAuthorizedNetworksConfig.cidrBlocks")
 

@@ -137,7 +137,10 @@ def test_gcp_stack_has_a_private_gke_cluster_per_region(record):
     assert sorted(c.inputs["location"] for c in clusters) == ["us-central1", "us-east4"]
     for c in clusters:
         assert c.inputs["privateClusterConfig"]["enablePrivateNodes"] is True
-        assert c.inputs["privateClusterConfig"]["enablePrivateEndpoint"] is True
+        # gcp-prod's deployer reaches the public endpoint, limited to its addresses (stack file `deployer`)
+        assert c.inputs["privateClusterConfig"]["enablePrivateEndpoint"] is False
+        assert c.inputs["masterAuthorizedNetworksConfig"] == {
+            "cidrBlocks": [{"cidrBlock": "198.51.100.0/28", "displayName": "allow-0"}]}
         assert c.inputs["workloadIdentityConfig"] == {"workloadPool": "acme-inference-prod.svc.id.goog"}
         assert c.inputs["releaseChannel"] == {"channel": "STABLE"}
         assert c.inputs["removeDefaultNodePool"] is True

@@ -4,7 +4,7 @@
 and raises one ``ConfigError`` naming every offending key path. The sections:
 
 - ``tags`` (``Tags``), ``regions`` (``RegionConfig`` with its ``GpuPoolConfig``s),
-  ``network``, ``cluster``, ``serving`` (Triton endpoints and their models), ``gateway``,
+  ``network``, ``cluster``, ``deployer`` (how ``up`` reaches each cluster API), ``serving`` (Triton endpoints and their models), ``gateway``,
   ``monitoring`` (SLOs, channels, budgets), ``vector_store`` (Milvus and its collections);
 - ``platform`` composes them (``PlatformConfig``) and judges what reads several sections.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from aiplat.config._base import CLOUD_NAMES, DNS_LABEL, LABEL_VALUE, LOG_RETENTION_DAYS, DnsLabel
 from aiplat.config.cluster import ClusterConfig, SystemNodesConfig
+from aiplat.config.deployer import DeployerConfig, DeployerNetworkConfig
 from aiplat.config.gateway import (
     ACM_ARN,
     HEALTH_PATH,
@@ -82,6 +83,8 @@ __all__ = [
     "NetworkConfig",
     "ClusterConfig",
     "SystemNodesConfig",
+    "DeployerConfig",
+    "DeployerNetworkConfig",
     "ServingConfig",
     "EndpointConfig",
     "ServedModelConfig",

@@ -14,6 +14,7 @@ serving endpoints, the gateway's endpoints, the vector store's regions) live her
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Iterable, Iterator, Literal
 
@@ -22,6 +23,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from aiplat import catalog
 from aiplat.config._base import _ctx, _Model, known, repeated, rule, validate_all
 from aiplat.config.cluster import ClusterConfig
+from aiplat.config.deployer import DeployerConfig
 from aiplat.config.gateway import GatewayConfig
 from aiplat.config.monitoring import MonitoringConfig
 from aiplat.config.network import NetworkConfig
@@ -49,6 +51,9 @@ class PlatformConfig(_Model):
     regions: list[RegionConfig] = Field(min_length=1, description="At least one region.")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    deployer: DeployerConfig | None = Field(
+        None, description="Where `pulumi up` reaches each cluster's API from (aiplat.config.deployer). Required in "
+                          "effect: a public endpoint checks deployer.cidrs, a private one needs deployer.network.")
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="SLOs, alert channels, budgets. Default: the MonitoringConfig defaults."
     )
@@ -91,6 +96,44 @@ class PlatformConfig(_Model):
             for j, b in nets[:n]:
                 if a.overlaps(b):
                     yield Problem(f"regions[{i}].cidr", f"{a} overlaps regions[{j}].cidr {b}")
+
+    @rule
+    def _deployer_reaches_clusters(self, ctx):
+        """The stack says how `up` reaches every cluster API: a public endpoint admitting the deployer's
+        addresses, or a private one with a declared runner network (aiplat.config.deployer)."""
+        cluster, deployer = self.cluster, self.deployer
+        public = cluster.endpoint_public_access
+        if public:
+            if deployer is None or not deployer.cidrs:
+                yield Problem("deployer.cidrs", "required when cluster.endpoint_public_access is true: the runner's "
+                                                "egress addresses the endpoint's allow-list must admit")
+                return
+            allowed = [ipaddress.IPv4Network(c) for c in cluster.public_access_cidrs]
+            if not allowed:
+                return  # the cluster's own rule: public_access_cidrs is required
+            for i, net in enumerate(deployer.networks):
+                if not any(net.subnet_of(a) for a in allowed):
+                    yield Problem("cluster.public_access_cidrs",
+                                  f"does not include deployer.cidrs[{i}] {net}: the deployer could not reach the "
+                                  "public API endpoint; add it (or a range holding it)")
+        elif deployer is None or deployer.network is None:
+            yield Problem("cluster.endpoint_public_access",
+                          "false (private endpoint only) and no deployer.network: nothing the program creates "
+                          "lets the deployer reach the API; declare deployer.network (a runner network the program "
+                          "peers with each cluster) or set endpoint_public_access: true with public_access_cidrs "
+                          "including deployer.cidrs")
+            yield Problem("deployer.network", "required when cluster.endpoint_public_access is false (private "
+                                              "endpoint only): the runner network the deployer reaches the API from")
+
+    @rule
+    def _deployer_network_disjoint(self, ctx):
+        if self.deployer is None or self.deployer.network is None:
+            return
+        runner = self.deployer.network.ip_network
+        for i, r in known(self.regions, "cidr"):
+            if runner.overlaps(r.network):
+                yield Problem("deployer.network.cidr", f"{runner} overlaps regions[{i}].cidr {r.network}: peered "
+                                                       "networks need disjoint ranges")
 
     @rule
     def _vector_store_regions(self, ctx):
