@@ -98,6 +98,13 @@ class PlatformConfig(_Model):
             yield from _under("vector_store", self.vector_store.region_problems(self._region_names()))
 
     @rule
+    def _vector_store_nodes(self, ctx):
+        store, cloud = self.vector_store, ctx.get("cloud")
+        if store is not None and store.enabled and cloud is not None:
+            mode = store.resolved_mode(self.environment)
+            yield from _under("vector_store", store.node_problems(mode, cloud, self.regions))
+
+    @rule
     def _serving_pools(self, ctx):
         if self.serving is not None:
             yield from _under("serving", self.serving.region_problems(ctx.get("cloud"), self.regions))
