@@ -24,7 +24,7 @@ from aiplat.tools.deploy._graph import Graph
 Severity = Literal["blocker", "warning"]
 
 # Rule modules of this package, in report order (each: RULE, check(graph, ctx)).
-RULE_MODULES: tuple[str, ...] = ()
+RULE_MODULES: tuple[str, ...] = ("schedulable",)
 
 
 @dataclass(frozen=True)
