@@ -165,6 +165,14 @@ def format_memory(mib: int) -> str:
     return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
 
 
+# -- system nodes --------------------------------------------------------------------------
+# The largest pod the platform itself puts on the system nodes (the untainted pool): the GCP
+# gateway's ESP proxy (500m / 512Mi); KEDA (100m / 100Mi per pod), the AWS Load Balancer
+# Controller (100m / 128Mi) and kube-prometheus-stack (no requests) are smaller. A system node
+# type whose allocatable is below it is a config error (tests tie it to the graphs).
+SYSTEM_POD_MAX_REQUEST = ("500m", "512Mi")
+
+
 # -- Milvus nodes --------------------------------------------------------------------------
 # The Milvus release runs on a node pool of its own (aiplat.vector_store): tainted so nothing
 # else lands there, labelled so every Milvus pod (its components, etcd, Pulsar) selects it.

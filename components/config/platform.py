@@ -178,7 +178,9 @@ class PlatformConfig(_Model):
 
     @property
     def system_instance_type(self) -> str:
-        return self.cluster.system_nodes.instance_type or ("m6i.large" if self.cloud == "aws" else "e2-standard-4")
+        from aiplat.config.cluster import SYSTEM_NODE_TYPES
+
+        return self.cluster.system_nodes.instance_type or SYSTEM_NODE_TYPES[self.cloud]
 
     def standard_tags(self, stack: str) -> dict[str, str]:
         """The one source of tags/labels; keys and values are valid as GCP labels too."""

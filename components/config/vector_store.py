@@ -335,11 +335,16 @@ class VectorStoreConfig(_Model):
         for rc in regions:
             if rc.name not in self.resolved_regions([r.name for r in regions]):
                 continue
-            itype, _, hi, _ = self.resolved_nodes(mode, cloud, list(rc.zones))
+            itype, lo, hi, _ = self.resolved_nodes(mode, cloud, list(rc.zones))
+            if lo > hi and (self.nodes.min_nodes is None or self.nodes.max_nodes is None):  # else _range
+                yield _err(("nodes", "max_nodes"), f"{hi} is below min_nodes {lo}"
+                                                   + ("" if self.nodes.min_nodes is not None else
+                                                      f" (the {mode} default for {len(rc.zones)} zones)"))
+                return
             spec = instances.get(cloud, itype)
             if spec is None:
                 known_types = ", ".join(t.name for t in instances.machine_types(cloud) if not t.gpus)
-                yield _err(("nodes", "instance_type"), f"{itype!r} is not a {cloud.upper()} type of the instance "
+                yield _err(("nodes", "instance_type"), f"{itype!r} is not {'an AWS' if cloud == 'aws' else 'a GCP'} type of the instance "
                                                        f"catalog (components/catalog/machines.yaml: {known_types})")
                 return
             if not spec.offered_in(rc.name):

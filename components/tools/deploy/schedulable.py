@@ -329,36 +329,42 @@ def _placement(pod: Pod) -> str:
 
 
 # ---- the rule -----------------------------------------------------------------------------
-def _workloads(graph: Graph) -> Iterator[tuple[Node, str, list[Pod] | None, str]]:
-    """(resource, what it is, its pods or None, why unreadable)."""
+DESCRIBE = ("describe the chart at that version in aiplat.tools.deploy._charts (the values paths of its pods' "
+            "resources and placement, and the chart's defaults)")
+
+
+def _workloads(graph: Graph) -> Iterator[tuple[Node, str, list[Pod] | None, str, str]]:
+    """(resource, what it is, its pods or None, why unreadable, the change that makes it readable)."""
     for n in graph.nodes:
         if n.type in WORKLOADS:
             kind = n.type.rsplit(":", 1)[-1]
             spec = _dig(n.inputs, WORKLOADS[n.type])
             if not isinstance(spec, dict) or _contains_unknown(spec):
-                yield n, f"{kind} {n.name}", None, "its pod template is unknown or secret in the preview"
+                yield n, f"{kind} {n.name}", None, "its pod template is unknown or secret in the preview", \
+                    "keep the pod template's resources and placement known at preview (no secrets or outputs there)"
                 continue
             replicas = n.inputs.get("spec", {}).get("replicas") if kind in ("Deployment", "StatefulSet", "ReplicaSet") \
                 else 1
             replicas = replicas if isinstance(replicas, int) and replicas >= 1 else 1
-            yield n, f"{kind} {n.name}", [_pod_of_template(f"{kind} {n.name}", kind, spec, replicas)], ""
+            yield n, f"{kind} {n.name}", [_pod_of_template(f"{kind} {n.name}", kind, spec, replicas)], "", ""
         elif n.type == RELEASE:
             chart, version = n.inputs.get("chart"), n.inputs.get("version")
             what = f"Helm release {n.name} ({chart} {version})"
             describe = describer(chart, version) if isinstance(chart, str) and isinstance(version, str) else None
             values = n.inputs.get("values", {})
             if describe is None:
-                yield n, what, None, (f"the chart catalog (aiplat.tools.deploy._charts) does not describe {chart} "
-                                      f"{version}, so its pods' requests and placement cannot be read")
+                yield n, what, None, (f"the chart catalog does not describe {chart} {version}, so its pods' requests "
+                                      "and placement cannot be read"), DESCRIBE
             elif not isinstance(values, dict) or _unknown(values):
-                yield n, what, None, "its values are secret or unknown in the preview"
+                yield n, what, None, "its values are secret or unknown in the preview", \
+                    "keep secrets in leaves of the values (a secret Output per value), not the whole values"
             elif n.inputs.get("valueYamlFiles"):
-                yield n, what, None, "its valueYamlFiles are not read"
+                yield n, what, None, "its valueYamlFiles are not read", "set the values inline"
             else:
                 try:
-                    yield n, what, describe(values), ""
+                    yield n, what, describe(values), "", ""
                 except Unreadable as exc:
-                    yield n, what, None, str(exc)
+                    yield n, what, None, str(exc), DESCRIBE
 
 
 def check(graph: Graph, ctx: Context) -> Iterable[Finding]:
@@ -370,11 +376,9 @@ def check(graph: Graph, ctx: Context) -> Iterable[Finding]:
                                           "not in the instance catalog, so what fits on it cannot be judged",
                           "use a type from components/catalog/machines.yaml or gpu_instances.yaml, or add it there",
                           "warning")
-    for node, what, pods, why in _workloads(graph):
+    for node, what, pods, why, change in _workloads(graph):
         if pods is None:
-            yield Finding(node.urn, RULE, f"{what}: cannot judge where its pods fit: {why}",
-                          "describe the chart in aiplat.tools.deploy._charts (its values paths and defaults at "
-                          "that version), or make the values readable", "warning")
+            yield Finding(node.urn, RULE, f"{what}: cannot judge where its pods fit: {why}", change, "warning")
             continue
         cluster = _workload_cluster(graph, node)
         if cluster is None:
@@ -424,10 +428,30 @@ def _judge(node: Node, what: str, pod: Pod, pools: list[NodePool]) -> Iterator[F
 
 
 def _change(pod: Pod, requests: dict[str, int], size_only: bool = False) -> str:
-    where = f"values {pod.values_path}.resources" if pod.values_path else "its containers' resources.requests"
     size = describe_requests(requests)
+    if pod.values_path:
+        where, place = f"values {pod.values_path}.resources.requests", f"values {pod.values_path}.nodeSelector/tolerations"
+    else:
+        where, place = "its containers' resources.requests", "its nodeSelector/tolerations"
     if size_only:
-        return (f"use a larger instance type for the pool it selects (allocatable at least {size}) or lower "
-                f"{where}")
-    return (f"give it a node pool whose taints it tolerates, whose labels its nodeSelector/affinity match and "
-            f"whose allocatable holds {size}, or change its placement ({'values ' + pod.values_path if pod.values_path else 'nodeSelector/tolerations'}) or {where}")
+        return f"use a larger instance type for the pool it selects (allocatable at least {size}) or lower {where}"
+    return (f"give it a node pool it tolerates and selects with at least {size} allocatable, or change {place} "
+            f"or {where}")
+
+
+def placements(graph: Graph) -> dict[str, dict[str, list[str]]]:
+    """Workload name -> pod name -> the names of the node pools that pod fits (what the rule
+    judged; for tests and for reading a graph). Unreadable workloads are left out."""
+    pools = node_pools(graph)
+    cluster_of_pool = {p.urn: _pool_cluster(graph, graph.by_urn[p.urn]) for p in pools}
+    out: dict[str, dict[str, list[str]]] = {}
+    for node, _, pods, _, _ in _workloads(graph):
+        cluster = _workload_cluster(graph, node)
+        if pods is None or cluster is None:
+            continue
+        for pod in pods:
+            requests = pod_requests(pod)
+            out.setdefault(node.name, {})[pod.name] = [
+                p.name for p in pools if cluster_of_pool[p.urn] == cluster and requests is not None
+                and p.allocatable is not None and not _selection_problems(pod, p) and not _size_problems(requests, p)]
+    return out
