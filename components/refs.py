@@ -222,7 +222,18 @@ def milvus_pod_requests(mode: str) -> dict[str, tuple[int, int, int]]:
     return {k: (n, cpu_millicores(c), memory_mib(m)) for k, (n, c, m) in MILVUS_PODS[mode].items()}
 
 
-def milvus_default_nodes(mode: str, zones: int) -> tuple[int, int]:
+def milvus_nodes_needed(mode: str, cpu_millicores: int, memory_mib: int, pods: int) -> int:
+    """How many nodes of that allocatable the mode's Milvus pods need at least (their sums)."""
+    want = milvus_pod_requests(mode).values()
+    cpu = sum(n * c for n, c, _ in want)
+    mem = sum(n * m for n, _, m in want)
+    count = sum(n for n, _, _ in want)
+    return max(-(-cpu // cpu_millicores), -(-mem // memory_mib), -(-count // pods), 1)
+
+
+def milvus_default_nodes(mode: str, zones: int, needed: int = 1) -> tuple[int, int]:
     """(min_nodes, max_nodes) of the Milvus pool by default: standalone one node (its one pod and
-    its zonal volume live in the first zone) and one spare; cluster one node per zone, up to two."""
-    return (1, 2) if mode == "standalone" else (zones, 2 * zones)
+    its zonal volume live in the first zone) and one spare; cluster one node per zone, or as many
+    as its pods need, up to twice that (room for a rolling update or a lost zone)."""
+    low = max(1 if mode == "standalone" else zones, needed)
+    return low, 2 * low

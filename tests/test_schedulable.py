@@ -116,7 +116,7 @@ def test_the_system_nodes_hold_the_platforms_largest_system_pod(record, stack):
 # -- the Milvus pool per mode ----------------------------------------------------------------
 @pytest.mark.parametrize(("stack", "region", "itype", "zones", "scaling"), [
     ("dev", "us-east-1", "m6i.xlarge", ["us-east-1a"], (1, 2)),
-    ("staging", "us-east-1", "m6i.xlarge", ["us-east-1a"], (1, 2)),
+    ("staging", "us-east-1", "m6i.xlarge", ["us-east-1a"], (1, 1)),  # nodes.max_nodes: 1 (its spend cap)
     ("prod", "us-west-2", "r6i.2xlarge", ["us-west-2a", "us-west-2b", "us-west-2c"], (3, 6)),
     ("prod-eu", "eu-west-1", "r6i.2xlarge", ["eu-west-1a", "eu-west-1b", "eu-west-1c"], (3, 6)),
 ])
@@ -339,7 +339,7 @@ def test_helm_merge_and_the_pod_request_rule():
      ["  vector_store.nodes.max_nodes: 1 r6i.2xlarge nodes (7910m CPU / 59627Mi allocatable) cannot hold the cluster "
       "Milvus pods (19950m CPU / 96128Mi requested in eu-central-1); at least 3"]),
     ("prod-eu", {"vector_store": {"nodes": {"max_nodes": 2}}},
-     ["  vector_store.nodes.max_nodes: 2 is below min_nodes 3 (the cluster default for 3 zones)"]),
+     ["  vector_store.nodes.max_nodes: 2 is below min_nodes 3 (the cluster default for 3 zones and r6i.2xlarge)"]),
     ("prod", {"cluster": {"system_nodes": {"instance_type": "t3.micro"}}},
      ["  cluster.system_nodes.instance_type: 't3.micro' is not an AWS type of the instance catalog "
       "(components/catalog/machines.yaml: m6i.2xlarge, m6i.4xlarge, m6i.large, m6i.xlarge, m7i.2xlarge, m7i.4xlarge, "

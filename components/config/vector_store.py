@@ -258,8 +258,8 @@ class VectorStoreNodesConfig(_Model):
         None, ge=1, description="Nodes always up. Default: standalone 1 (in the region's first zone, with its "
                                 "volume); cluster one per zone of the region.")
     max_nodes: int | None = Field(
-        None, ge=1, description="Cap of the pool (room for rolling updates and replacements). Default: standalone "
-                                "2; cluster two per zone. Its allocatable CPU and memory must hold every Milvus pod.")
+        None, ge=1, description="Cap of the pool (room for rolling updates and replacements). Default: twice "
+                                "min_nodes. Its allocatable CPU and memory must hold every Milvus pod.")
 
     @rule
     def _range(self, ctx):
@@ -315,13 +315,18 @@ class VectorStoreConfig(_Model):
 
     def resolved_nodes(self, mode: str, cloud: str, zones: list[str]) -> tuple[str, int, int, list[str]]:
         """(instance type, min nodes, max nodes, zones) of the Milvus pool in a region with ``zones``."""
-        from aiplat.refs import MILVUS_NODE_TYPES, milvus_default_nodes
+        from aiplat.catalog import instances
+        from aiplat.refs import MILVUS_NODE_TYPES, milvus_default_nodes, milvus_nodes_needed
 
         pool_zones = list(zones[:1]) if mode == "standalone" else list(zones)
-        low, high = milvus_default_nodes(mode, len(pool_zones))
+        itype = self.nodes.instance_type or MILVUS_NODE_TYPES[(mode, cloud)]
+        spec = instances.get(cloud, itype)
+        a = spec.allocatable() if spec is not None else None
+        needed = milvus_nodes_needed(mode, a.cpu_millicores, a.memory_mib, a.pods) if a is not None else 1
+        low, high = milvus_default_nodes(mode, len(pool_zones), needed)
         lo = self.nodes.min_nodes if self.nodes.min_nodes is not None else low
         hi = self.nodes.max_nodes if self.nodes.max_nodes is not None else max(high, lo)
-        return self.nodes.instance_type or MILVUS_NODE_TYPES[(mode, cloud)], lo, hi, pool_zones
+        return itype, lo, hi, pool_zones
 
     def node_problems(self, mode: str, cloud: str, regions: list) -> Iterator[Problem]:
         """``nodes.*``: a type the catalog does not know or the region does not offer, a Milvus pod
@@ -339,7 +344,7 @@ class VectorStoreConfig(_Model):
             if lo > hi and (self.nodes.min_nodes is None or self.nodes.max_nodes is None):  # else _range
                 yield _err(("nodes", "max_nodes"), f"{hi} is below min_nodes {lo}"
                                                    + ("" if self.nodes.min_nodes is not None else
-                                                      f" (the {mode} default for {len(rc.zones)} zones)"))
+                                                      f" (the {mode} default for {len(rc.zones)} zones and {itype})"))
                 return
             spec = instances.get(cloud, itype)
             if spec is None:
