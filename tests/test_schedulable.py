@@ -26,10 +26,6 @@ NODE_POOL = "gcp:container/nodePool:NodePool"
 VS = "aiplat:vector_store:VectorStore"
 MILVUS_TAINT = {"key": "aiplat.io/dedicated", "value": "milvus", "effect": "NO_SCHEDULE"}
 MILVUS_TOLERATION = {"key": "aiplat.io/dedicated", "operator": "Equal", "value": "milvus", "effect": "NoSchedule"}
-# The charts the platform installs that the chart catalog does not describe (yet): one warning
-# per release, saying so; nothing else is left unjudged.
-UNDESCRIBED = {"aws": {"aws-load-balancer-controller", "cluster-autoscaler", "dcgm-exporter", "nvidia-device-plugin"},
-               "gcp": {"dcgm-exporter"}}
 STANDALONE_PODS = ["standalone", "etcd"]
 CLUSTER_PODS = ["proxy", "queryNode", "indexNode", "dataNode", "mixCoordinator", "etcd", "pulsarv3.zookeeper",
                 "pulsarv3.bookkeeper", "pulsarv3.autorecovery", "pulsarv3.broker", "pulsarv3.proxy",
@@ -74,23 +70,16 @@ def test_every_platform_workload_fits_a_pool_it_may_use(record, stack):
     steps = rec.steps()
     graph = Graph.of(steps)
     findings = _findings(steps, stack)
-    assert [f for f in findings if f.severity == "blocker"] == []
-    cloud = "gcp" if stack == "gcp-prod" else "aws"
-    undescribed = sorted(n.urn for n in graph.of_type(RELEASE) if n.inputs["chart"] in UNDESCRIBED[cloud])
-    assert sorted(f.resource for f in findings) == undescribed
-    for f in findings:
-        node = graph.by_urn[f.resource]
-        assert f.severity == "warning" and f.message == (
-            f"Helm release {node.name} ({node.inputs['chart']} {node.inputs['version']}): cannot judge where its pods "
-            f"fit: the chart catalog does not describe {node.inputs['chart']} {node.inputs['version']}, so its pods' "
-            "requests and placement cannot be read")
+    assert findings == []  # no blocker, and nothing it could not judge: every release's chart is described
     placed = schedulable.placements(graph)
-    # every Deployment and every described release was judged, and each of their pods fits a pool
+    # every Deployment and every release with pods was judged, and each of their pods fits a pool
+    assert all(describer(n.inputs["chart"], n.inputs["version"]) for n in graph.of_type(RELEASE))
     judged = {n.name for n in graph.of_type("kubernetes:apps/v1:Deployment")} | {
-        n.name for n in graph.of_type(RELEASE) if describer(n.inputs["chart"], n.inputs["version"])
-        and n.inputs["chart"] != "prometheus-operator-crds"}
+        n.name for n in graph.of_type(RELEASE) if n.inputs["chart"] != "prometheus-operator-crds"}
     assert set(placed) == judged
-    assert all(pools for pods in placed.values() for pools in pods.values()), placed
+    # (the device plugin's MPS control daemon runs only on nodes labelled nvidia.com/mps.capable: none here)
+    unplaced = {(w, p) for w, pods in placed.items() for p, pools in pods.items() if not pools}
+    assert unplaced == {(w, "mps-control-daemon") for w in placed if w.endswith("-gpu-nvidia-device-plugin")}
     # the deploy analysis carries the rule's findings
     report = analyze(steps, Context(stack, stack_config(stack)))
     assert [f for f in report.findings if f.rule == "schedulable"] == sorted(
@@ -277,13 +266,24 @@ def test_a_daemonset_too_large_for_a_pool_it_selects(record):
                                            "allocatable"]
 
 
+def test_a_chart_the_catalog_does_not_describe_is_a_warning(record):
+    steps = copy.deepcopy(record("dev").steps())
+    _state(steps, RELEASE, "dev-us-east-1-gpu-dcgm-exporter")["inputs"]["version"] = "4.9.0"
+    (f,) = _findings(steps, "dev")
+    assert (f.severity, f.resource.rsplit("::", 1)[-1], f.message) == (
+        "warning", "dev-us-east-1-gpu-dcgm-exporter",
+        "Helm release dev-us-east-1-gpu-dcgm-exporter (dcgm-exporter 4.9.0): cannot judge where its pods fit: the "
+        "chart catalog does not describe dcgm-exporter 4.9.0, so its pods' requests and placement cannot be read")
+    assert f.change == ("describe the chart at that version in aiplat.tools.deploy._charts (the values paths of its "
+                        "pods' resources and placement, and the chart's defaults)")
+
+
 def test_what_the_rule_cannot_read_is_a_warning(record):
     steps = copy.deepcopy(record("dev").steps())
     _state(steps, RELEASE, "dev-us-east-1-vectors-milvus")["inputs"]["values"] = "[secret]"
     group = _state(steps, NODE_GROUP, "dev-us-east-1-system")
     group["inputs"]["instanceTypes"] = ["m9z.large"]
-    warnings = {(f.resource.rsplit("::", 1)[-1], f.message) for f in _findings(steps, "dev") if
-                "does not describe" not in f.message}
+    warnings = {(f.resource.rsplit("::", 1)[-1], f.message) for f in _findings(steps, "dev")}
     assert warnings == {
         ("dev-us-east-1-vectors-milvus", "Helm release dev-us-east-1-vectors-milvus (milvus 4.2.45): cannot judge "
                                          "where its pods fit: its values are secret or unknown in the preview"),
@@ -300,6 +300,12 @@ def test_what_the_rule_cannot_read_is_a_warning(record):
           for kind, name in (("Deployment", "prometheus-operator"), ("Job", "admission-create"),
                              ("Job", "admission-patch"), ("StatefulSet", "prometheus"), ("StatefulSet", "alertmanager"),
                              ("Deployment", "grafana"), ("Deployment", "kube-state-metrics"))},
+        ("dev-us-east-1-addons-aws-load-balancer-controller", "Helm release dev-us-east-1-addons-aws-load-balancer-"
+         "controller (aws-load-balancer-controller 3.5.0): Deployment controller: 2 pod(s) of 100m CPU / 128Mi each "
+         "(nodeSelector aiplat.io/pool=system): fits no node pool of known size; dev-us-east-1-system cannot be judged"),
+        ("dev-us-east-1-gpu-cluster-autoscaler", "Helm release dev-us-east-1-gpu-cluster-autoscaler (cluster-autoscaler "
+         "9.46.6): Deployment cluster-autoscaler: 1 pod(s) of no requests each (nodeSelector aiplat.io/pool=system): "
+         "fits no node pool of known size; dev-us-east-1-system cannot be judged"),
     }
     assert all(f.severity == "warning" for f in _findings(steps, "dev"))
 

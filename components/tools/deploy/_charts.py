@@ -292,12 +292,85 @@ def no_pods(values: dict) -> list[Pod]:
     return []
 
 
+# -- one-workload charts: resources, nodeSelector, tolerations, affinity at the top of the values ---
+def _one(name: str, kind: str, defaults: dict[str, Any], replicas_key: str | None = None,
+         extra_selector: dict | None = None, init: bool = False) -> Callable[[dict], list[Pod]]:
+    def describe(values: dict) -> list[Pod]:
+        v = merge(defaults, values)
+        if v.get("extraContainers") or (v.get("initContainers") and not init):
+            raise Unreadable("extraContainers/initContainers are not modelled")
+        inits = tuple({"resources": c.get("resources") or {}, "restartPolicy": c.get("restartPolicy")}
+                      for c in v.get("initContainers") or () if isinstance(c, dict))
+        replicas = _replicas(v.get(replicas_key)) if replicas_key else 1
+        return [Pod(name, kind, replicas, (v.get("resources") or {},), inits,
+                    node_selector={**(extra_selector or {}), **(v.get("nodeSelector") or {})},
+                    tolerations=tuple(v.get("tolerations") or ()), affinity=v.get("affinity") or None,
+                    values_path="")]
+    return describe
+
+
+_TOP = {"resources": {}, "nodeSelector": {}, "tolerations": [], "affinity": {}}
+# aws/eks-charts commit 5239609, stable/aws-load-balancer-controller 3.5.0: templates/deployment.yaml
+# (replicaCount 2, resources {}, no selector; default affinity is pod anti-affinity only).
+aws_load_balancer_controller_3_5_0 = _one("controller", "Deployment", {**_TOP, "replicaCount": 2}, "replicaCount")
+# kubernetes/autoscaler tag cluster-autoscaler-chart-9.46.6, charts/cluster-autoscaler:
+# templates/deployment.yaml (replicaCount 1, resources {}, initContainers from values).
+cluster_autoscaler_9_46_6 = _one("cluster-autoscaler", "Deployment", {**_TOP, "replicaCount": 1, "initContainers": []},
+                                 "replicaCount", init=True)
+# NVIDIA/dcgm-exporter tag 4.5.2-4.8.1, deployment/ (chart 4.8.1): templates/daemonset.yaml, one
+# exporter container with `resources` (100m / 128Mi requests by default), initContainers from values,
+# tolerations default the control-plane taint only.
+dcgm_exporter_4_8_1 = _one("dcgm-exporter", "DaemonSet", {
+    "resources": {"limits": {"cpu": "200m", "memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}},
+    "nodeSelector": {}, "affinity": {}, "initContainers": [],
+    "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]},
+    init=True)
+
+
+# NVIDIA/k8s-device-plugin tag v0.17.1, deployments/helm/nvidia-device-plugin: the device plugin
+# DaemonSet (templates/daemonset-device-plugin.yml: `resources` {}, its default node affinity on
+# NVIDIA PCI / GPU-present labels and tolerations CriticalAddonsOnly + nvidia.com/gpu) and the MPS
+# control daemon (templates/daemonset-mps-control-daemon.yml: the same plus nodeSelector
+# nvidia.com/mps.capable=true); with a config (config.name / config.map) both add a config-manager
+# init container and sidecar, not modelled; gfd (node-feature-discovery) off by default.
+_DEVICE_PLUGIN_DEFAULTS = {
+    "devicePlugin": {"enabled": True}, "gfd": {"enabled": False}, "config": {"name": "", "map": {}},
+    "resources": {}, "nodeSelector": {},
+    "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "feature.node.kubernetes.io/pci-10de.present", "operator": "In",
+                               "values": ["true"]}]},
+        {"matchExpressions": [{"key": "feature.node.kubernetes.io/cpu-model.vendor_id", "operator": "In",
+                               "values": ["NVIDIA"]}]},
+        {"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]}]}}},
+}
+
+
+def nvidia_device_plugin_0_17_1(values: dict) -> list[Pod]:
+    v = merge(_DEVICE_PLUGIN_DEFAULTS, values)
+    if _get(v, "gfd.enabled") or _get(v, "config.name") or _get(v, "config.map"):
+        raise Unreadable("gfd.enabled or a config (config.name / config.map) adds pods or containers not modelled")
+    if not _get(v, "devicePlugin.enabled"):
+        return []
+    common = dict(tolerations=tuple(v.get("tolerations") or ()), affinity=v.get("affinity") or None)
+    return [Pod("device-plugin", "DaemonSet", 1, (v.get("resources") or {},),
+                node_selector=dict(v.get("nodeSelector") or {}), **common),
+            Pod("mps-control-daemon", "DaemonSet", 1, (v.get("resources") or {},),
+                ({"resources": v.get("resources") or {}},),
+                node_selector={"nvidia.com/mps.capable": "true", **(v.get("nodeSelector") or {})}, **common)]
+
+
 # chart name -> version -> describer
 CHARTS: dict[str, dict[str, Callable[[dict], list[Pod]]]] = {
     "milvus": {"4.2.45": milvus_4_2_45},
     "keda": {"2.20.2": keda_2_20_2},
     "kube-prometheus-stack": {"75.15.1": kube_prometheus_stack_75_15_1},
     "prometheus-operator-crds": {"21.0.0": no_pods},
+    "aws-load-balancer-controller": {"3.5.0": aws_load_balancer_controller_3_5_0},
+    "cluster-autoscaler": {"9.46.6": cluster_autoscaler_9_46_6},
+    "dcgm-exporter": {"4.8.1": dcgm_exporter_4_8_1},
+    "nvidia-device-plugin": {"0.17.1": nvidia_device_plugin_0_17_1},
 }
 
 
