@@ -246,7 +246,10 @@ class VectorStore(AiplatComponent):
     deletes vectors); a generated root password (pulumi-random, a secret in state) and
     the Kubernetes Secret holding it for clients; the Milvus Helm release (pinned chart,
     auth on); a NetworkPolicy admitting only the client namespaces (and monitoring to
-    the metrics port).
+    the metrics port); with ``nodes``, the Milvus node pool (EKS managed node group / GKE
+    node pool, ``aiplat.io/pool: milvus``, tainted ``aiplat.io/dedicated=milvus:NoSchedule``)
+    that every pod of the release (Milvus components, etcd, Pulsar and its init Jobs) selects
+    and tolerates, and that the release waits for.
 
     The chart puts the root password into Milvus's config (its ``user.yaml`` ConfigMap):
     Milvus reads its first root password only from configuration. Rotate it with the

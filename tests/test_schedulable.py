@@ -361,3 +361,23 @@ def test_sizes_that_cannot_fit_are_config_errors(cli, tmp_path, stack, edit, lin
     path = write_stack(tmp_path / f"Pulumi.{stack}-sizes.yaml", stack, raw)
     assert config_error_lines(cli("check", stack, "--stack-file", str(path))) == [
         f"aiplat check: invalid configuration in {path} (1 problem):", *lines]
+
+
+def test_triton_requests_fit_every_catalog_gpu_type_by_construction():
+    """A Triton replica asks 75 % of its GPUs' share of the node (aiplat.triton.args.pod_resources),
+    which every GPU type of the catalog can hand out at any gpus_per_replica: no config can make a
+    Triton pod larger than its pool's node, so there is no config error for it (the rule still judges
+    the Deployments, above)."""
+    from aiplat.triton.args import pod_resources
+
+    checked = 0
+    for cloud in ("aws", "gcp"):
+        for t in instances.machine_types(cloud):
+            if not t.gpus:
+                continue
+            a = t.allocatable()
+            for g in range(1, t.gpus + 1):
+                cpu, mem = pod_resources(t.vcpus, t.memory_gib, t.gpus, g)
+                assert cpu_millicores(cpu) <= a.cpu_millicores and memory_mib(mem) <= a.memory_mib, (t.name, g)
+                checked += 1
+    assert checked > 20
