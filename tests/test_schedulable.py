@@ -381,3 +381,19 @@ def test_triton_requests_fit_every_catalog_gpu_type_by_construction():
                 assert cpu_millicores(cpu) <= a.cpu_millicores and memory_mib(mem) <= a.memory_mib, (t.name, g)
                 checked += 1
     assert checked > 20
+
+
+def test_gke_taints_gpu_nodes_itself_and_a_group_of_several_types_counts_the_smallest(record):
+    steps = copy.deepcopy(record("gcp-prod").steps())
+    for s in steps:
+        n = s["newState"]
+        if n["type"] == NODE_POOL and n["inputs"]["nodeConfig"].get("guestAccelerators"):
+            n["inputs"]["nodeConfig"]["taints"] = []  # GKE still taints them nvidia.com/gpu=present:NoSchedule
+    placed = schedulable.placements(Graph.of(steps))
+    assert placed["gcp-prod-us-central1-gw-esp"] == {"Deployment gcp-prod-us-central1-gw-esp": [
+        "gcp-prod-us-central1-system"]}
+    aws = copy.deepcopy(record("dev").steps())
+    _state(aws, NODE_GROUP, "dev-us-east-1-vectors-nodes")["inputs"]["instanceTypes"] = ["r6i.2xlarge", "m6i.large"]
+    ((_, message, _),) = _blockers(aws, "dev")
+    assert message.endswith("dev-us-east-1-vectors-nodes (r6i.2xlarge|m6i.large: 1930m CPU / 6903Mi allocatable): "
+                            "2 CPU > 1930m allocatable; 8Gi memory > 6903Mi allocatable")

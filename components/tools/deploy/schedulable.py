@@ -102,7 +102,8 @@ def node_pools(graph: Graph) -> list[NodePool]:
         i = n.inputs
         if n.type == EKS_NODE_GROUP:
             cloud, types = "aws", i.get("instanceTypes")
-            itype = _str(types[0]) if isinstance(types, list) and types else None
+            names = [_str(t) for t in types] if isinstance(types, list) and types else [_launch_template_type(graph, n)]
+            itype = "|".join(names) if all(names) else None
             labels = dict(i.get("labels") or {}) if isinstance(i.get("labels"), dict) else {}
             taints = i.get("taints") or []
             spot = i.get("capacityType") == "SPOT"
@@ -114,7 +115,10 @@ def node_pools(graph: Graph) -> list[NodePool]:
             cloud, cfg = "gcp", i.get("nodeConfig") or {}
             itype = _str(cfg.get("machineType"))
             labels = dict(cfg.get("labels") or {}) if isinstance(cfg.get("labels"), dict) else {}
-            taints = cfg.get("taints") or []
+            taints = list(cfg.get("taints") or [])
+            if cfg.get("guestAccelerators"):
+                # GKE taints every node with GPUs itself (nvidia.com/gpu=present:NoSchedule)
+                taints.append({"key": GPU, "value": "present", "effect": "NO_SCHEDULE"})
             implicit = {}
             if _str(i.get("name")):
                 implicit["cloud.google.com/gke-nodepool"] = i["name"]
@@ -122,17 +126,29 @@ def node_pools(graph: Graph) -> list[NodePool]:
                 implicit["cloud.google.com/gke-spot"] = "true"
             arch = _arch(cloud, None, itype)
         implicit.update({"kubernetes.io/os": "linux", "kubernetes.io/arch": arch})
-        if itype:
+        if itype and "|" not in itype:
             implicit["node.kubernetes.io/instance-type"] = itype
-        parsed = tuple((t.get("key", ""), str(t.get("value", "")), EFFECTS.get(t.get("effect"), t.get("effect", "")))
-                       for t in taints if isinstance(t, dict))
-        spec = instances.get(cloud, itype) if itype else None
+        parsed = tuple(dict.fromkeys(
+            (t.get("key", ""), str(t.get("value", "")), EFFECTS.get(t.get("effect"), t.get("effect", "")))
+            for t in taints if isinstance(t, dict)))
+        # several types (an EKS group may list more): a pod must fit whichever one is launched
+        specs = [instances.get(cloud, t) for t in itype.split("|")] if itype else [None]
         alloc = None
-        if spec is not None:
-            a = spec.allocatable()
-            alloc = {"cpu": a.cpu_millicores, "memory": a.memory_mib, "pods": a.pods, GPU: spec.gpus}
+        if all(spec is not None for spec in specs):
+            each = [(spec.allocatable(), spec.gpus) for spec in specs]
+            alloc = {"cpu": min(a.cpu_millicores for a, _ in each), "memory": min(a.memory_mib for a, _ in each),
+                     "pods": min(a.pods for a, _ in each), GPU: min(g for _, g in each)}
         out.append(NodePool(n.urn, n.name, cloud, itype, {**implicit, **labels}, parsed, alloc))
     return out
+
+
+def _launch_template_type(graph: Graph, group: Node) -> str | None:
+    """The instance type of the launch template a node group names (its dependency), if any."""
+    for d in group.dependencies:
+        lt = graph.by_urn.get(d)
+        if lt is not None and lt.type == "aws:ec2/launchTemplate:LaunchTemplate":
+            return _str(lt.inputs.get("instanceType"))
+    return None
 
 
 # ---- clusters -----------------------------------------------------------------------------
