@@ -397,3 +397,18 @@ def test_gke_taints_gpu_nodes_itself_and_a_group_of_several_types_counts_the_sma
     ((_, message, _),) = _blockers(aws, "dev")
     assert message.endswith("dev-us-east-1-vectors-nodes (r6i.2xlarge|m6i.large: 1930m CPU / 6903Mi allocatable): "
                             "2 CPU > 1930m allocatable; 8Gi memory > 6903Mi allocatable")
+
+
+def test_gcp_standalone_milvus_gets_a_one_zone_pool():
+    from tests._project import run_stack
+
+    config = copy.deepcopy(stack_config("gcp-prod"))
+    config["aiplat:platform"]["vector_store"]["mode"] = "standalone"
+    steps = run_stack("gcp-prod", config).steps()
+    i = _state(steps, NODE_POOL, "gcp-prod-us-central1-vectors-nodes")["inputs"]
+    assert (i["nodeConfig"]["machineType"], i["nodeLocations"], i["autoscaling"], i["initialNodeCount"]) == (
+        "e2-standard-4", ["us-central1-a"],
+        {"locationPolicy": "BALANCED", "totalMinNodeCount": 1, "totalMaxNodeCount": 2}, 1)
+    placed = schedulable.placements(Graph.of(steps))["gcp-prod-us-central1-vectors-milvus"]
+    assert placed == {p: ["gcp-prod-us-central1-vectors-nodes"] for p in STANDALONE_PODS}
+    assert _findings(steps, "gcp-prod") == []
