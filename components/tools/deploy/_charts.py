@@ -222,7 +222,9 @@ def keda_2_20_2(values: dict) -> list[Pod]:
 # subcharts: kube-state-metrics 6.1.0 (resources {}, no selector), prometheus-node-exporter
 # 4.47.3 (a DaemonSet: nodeSelector kubernetes.io/os: linux, tolerations [NoSchedule Exists],
 # a default node affinity keeping it off Fargate / virtual-kubelet nodes), grafana 9.3.0
-# (replicas 1, resources {}, no selector); windows exporter and thanos ruler off.
+# (grafana/helm-charts tag grafana-9.3.0: replicas 1, resources {}, no selector; its dashboard
+# sidecar's resources {}; the init-chown-data init container only with persistence, off);
+# windows exporter and thanos ruler off.
 _SPEC = {"resources": {}, "nodeSelector": {}, "tolerations": [], "affinity": {}}
 KPS_DEFAULTS: dict[str, Any] = {
     "prometheusOperator": {"enabled": True, **_SPEC,
