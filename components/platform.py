@@ -301,7 +301,8 @@ class AiPlatform(pulumi.ComponentResource):
         vs = VectorStore(
             f"{self._name}-{region.name}-vectors",
             vector_args_from_config(cfg, self.stack, region.config, region.cluster, namespaces,
-                                    installers=region.addons.installers, ebs=region.addons.ebs),
+                                    installers=region.addons.installers, ebs=region.addons.ebs,
+                                    subnet_ids=region.network.private_subnet_ids if cfg.cloud == "aws" else None),
             pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[region.cluster]),
         )
         region.outputs["vector_store"] = {

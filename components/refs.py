@@ -122,3 +122,118 @@ def reserved_problem(reserved_nodes: int, max_nodes: int) -> str | None:
         return (f"reserved_nodes {reserved_nodes} exceeds max_nodes {max_nodes}; max_nodes caps reserved + "
                 "on-demand, raise it or reserve less")
     return None
+
+
+# -- Kubernetes resource quantities --------------------------------------------------------
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+
+
+def quantity(value: object) -> float | None:
+    """A Kubernetes resource quantity (``"500m"``, ``"16Gi"``, ``0.2``, ``"2"``) as a plain
+    number (cores, bytes), or None when it is not one (resource.Quantity's suffixes:
+    binary Ki..Ei, decimal n, u, m, k, M..E, and exponents)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    m = _QUANTITY.match(value.strip())
+    if m is None:
+        return None
+    number, suffix = float(m.group(1)), m.group(2) or ""
+    return number * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
+
+
+def cpu_millicores(value: object) -> int | None:
+    q = quantity(value)
+    return None if q is None else round(q * 1000)
+
+
+def memory_mib(value: object) -> int | None:
+    q = quantity(value)
+    return None if q is None else -(-int(q) // 2**20)  # rounded up: a request never shrinks
+
+
+def format_cpu(millicores: int) -> str:
+    return f"{millicores // 1000}" if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def format_memory(mib: int) -> str:
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+# -- system nodes --------------------------------------------------------------------------
+# The largest pod the platform itself puts on the system nodes (the untainted pool): the GCP
+# gateway's ESP proxy (500m / 512Mi); KEDA (100m / 100Mi per pod), the AWS Load Balancer
+# Controller (100m / 128Mi) and kube-prometheus-stack (no requests) are smaller. A system node
+# type whose allocatable is below it is a config error (tests tie it to the graphs).
+SYSTEM_POD_MAX_REQUEST = ("500m", "512Mi")
+
+
+# -- Milvus nodes --------------------------------------------------------------------------
+# The Milvus release runs on a node pool of its own (aiplat.vector_store): tainted so nothing
+# else lands there, labelled so every Milvus pod (its components, etcd, Pulsar) selects it.
+MILVUS_POOL = "milvus"  # the POOL_NODE_LABEL value of its nodes
+MILVUS_TAINT_KEY = "aiplat.io/dedicated"
+MILVUS_TAINT_VALUE = "milvus"
+MILVUS_TOLERATION = {"key": MILVUS_TAINT_KEY, "operator": "Equal", "value": MILVUS_TAINT_VALUE, "effect": "NoSchedule"}
+# The pods of the Milvus release per mode: chart values key -> (replicas, CPU, memory requests).
+# Milvus chart 4.2.45 sets no requests of its own (every component's `resources: {}`); the
+# sizes below are ours (aiplat.vector_store.helm_values sets them). etcd (bitnami etcd 6.3.3,
+# `resources.requests: {}`) gets a request so it is not the first pod evicted under memory
+# pressure. Pulsar (pulsar chart 3.3.0 as the Milvus chart's `pulsarv3` values configure it)
+# keeps the Milvus chart's own requests, set explicitly so the pool is sized for what runs.
+MILVUS_PODS: dict[str, dict[str, tuple[int, str, str]]] = {
+    "standalone": {
+        "standalone": (1, "2", "8Gi"),
+        "etcd": (1, "250m", "1Gi"),
+    },
+    "cluster": {
+        "proxy": (2, "1", "2Gi"),
+        "queryNode": (3, "2", "16Gi"),
+        "dataNode": (2, "1", "4Gi"),
+        "indexNode": (2, "2", "8Gi"),
+        "mixCoordinator": (2, "500m", "1Gi"),
+        "etcd": (3, "250m", "1Gi"),
+        "pulsarv3.zookeeper": (3, "200m", "256Mi"),
+        "pulsarv3.bookkeeper": (3, "500m", "2048Mi"),
+        "pulsarv3.autorecovery": (1, "100m", "128Mi"),
+        "pulsarv3.broker": (2, "500m", "2048Mi"),
+        "pulsarv3.proxy": (2, "500m", "1024Mi"),
+    },
+}
+# The node type of the Milvus pool unless vector_store.nodes.instance_type says otherwise:
+# standalone holds one 2 CPU / 8Gi pod, which no 2-vCPU node's allocatable CPU (1930m) holds;
+# cluster mode's largest pod is a 16Gi queryNode and the release asks ~19 CPU / ~91Gi in all,
+# which three memory-optimised 8-vCPU nodes (one per zone) hold with room for a rolling update.
+MILVUS_NODE_TYPES = {
+    ("standalone", "aws"): "m6i.xlarge",
+    ("standalone", "gcp"): "e2-standard-4",
+    ("cluster", "aws"): "r6i.2xlarge",
+    ("cluster", "gcp"): "n2-highmem-8",
+}
+
+
+def milvus_pod_requests(mode: str) -> dict[str, tuple[int, int, int]]:
+    """mode -> {component: (replicas, CPU millicores, memory MiB)} of MILVUS_PODS."""
+    return {k: (n, cpu_millicores(c), memory_mib(m)) for k, (n, c, m) in MILVUS_PODS[mode].items()}
+
+
+def milvus_nodes_needed(mode: str, cpu_millicores: int, memory_mib: int, pods: int) -> int:
+    """How many nodes of that allocatable the mode's Milvus pods need at least (their sums)."""
+    want = milvus_pod_requests(mode).values()
+    cpu = sum(n * c for n, c, _ in want)
+    mem = sum(n * m for n, _, m in want)
+    count = sum(n for n, _, _ in want)
+    return max(-(-cpu // cpu_millicores), -(-mem // memory_mib), -(-count // pods), 1)
+
+
+def milvus_default_nodes(mode: str, zones: int, needed: int = 1) -> tuple[int, int]:
+    """(min_nodes, max_nodes) of the Milvus pool by default: standalone one node (its one pod and
+    its zonal volume live in the first zone) and one spare; cluster one node per zone, or as many
+    as its pods need, up to twice that (room for a rolling update or a lost zone)."""
+    low = max(1 if mode == "standalone" else zones, needed)
+    return low, 2 * low

@@ -17,6 +17,15 @@ import pulumi
 from aiplat.identity import irsa_trust_policy
 from aiplat._base import AiplatComponent
 from aiplat.errors import ConfigError, Problem
+from aiplat.refs import (
+    CAPACITY_NODE_LABEL,
+    MILVUS_PODS,
+    MILVUS_POOL,
+    MILVUS_TAINT_KEY,
+    MILVUS_TAINT_VALUE,
+    MILVUS_TOLERATION,
+    POOL_NODE_LABEL,
+)
 
 if TYPE_CHECKING:
     from aiplat.addons import EbsVolumes, Installers
@@ -30,6 +39,29 @@ MILVUS_PORT = 19530
 METRICS_PORT = 9091
 RELEASE = "milvus"  # the chart names its Service after the release: milvus.<namespace>.svc
 NONCURRENT_VERSION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class MilvusNodes:
+    """The node pool the Milvus release runs on (an EKS managed node group / a GKE node pool):
+    labelled ``aiplat.io/pool: milvus`` and tainted ``aiplat.io/dedicated=milvus:NoSchedule``,
+    so every Milvus pod (components, etcd, Pulsar) selects and tolerates it and nothing else
+    lands there. Sized per mode by ``vector_store.nodes`` (``aiplat.config``)."""
+
+    instance_type: str
+    min_nodes: int
+    max_nodes: int
+    zones: list[str]
+    """Zones of the pool: standalone the first zone only (one pod and its zonal volume: a
+    replacement node can always attach it), cluster mode every zone of the region."""
+    cluster_name: pulumi.Input[str]
+    """The EKS cluster / GKE cluster the pool joins (its name; the pool waits for it)."""
+    node_role_arn: pulumi.Input[str] | None = None
+    """AWS: the cluster's node role."""
+    subnet_ids: list[pulumi.Input[str]] = field(default_factory=list)
+    """AWS: the private subnets of ``zones``."""
+    node_service_account: pulumi.Input[str] | None = None
+    """GCP: the cluster's node service account."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,9 @@ class VectorStoreArgs:
     """AWS: the cluster's EBS CSI driver (``ClusterAddons.ebs``): its role is let use the vectors
     key, and the StorageClass tags volumes as its policy requires. Default none: the driver's
     permissions are managed elsewhere."""
+    nodes: MilvusNodes | None = None
+    """The Milvus node pool the component creates and every Milvus pod is pinned to. Default
+    none: Milvus schedules wherever the cluster has room (a cluster aiplat did not build)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Merged into every taggable cloud resource (AWS tags, GCP labels)."""
 
@@ -94,7 +129,29 @@ def validate_store_args(a: VectorStoreArgs) -> list[Problem]:
         problems.append(Problem("oidc_provider_arn", "AWS needs the cluster's OIDC provider and issuer (IRSA)"))
     if a.cloud == "gcp" and not a.gcp_project:
         problems.append(Problem("gcp_project", "GCP needs the project (Workload Identity)"))
+    if a.nodes is not None:
+        if not 1 <= a.nodes.min_nodes <= a.nodes.max_nodes:
+            problems.append(Problem("nodes.min_nodes", f"{a.nodes.min_nodes} is outside 1..max_nodes "
+                                                       f"({a.nodes.max_nodes})"))
+        if not a.nodes.zones or any(z not in a.zones for z in a.nodes.zones):
+            problems.append(Problem("nodes.zones", f"{a.nodes.zones} must be zones of the region ({a.zones})"))
+        if a.cloud == "aws" and (a.nodes.node_role_arn is None or len(a.nodes.subnet_ids) != len(a.nodes.zones)):
+            problems.append(Problem("nodes.subnet_ids", "AWS needs the node role and one subnet per zone"))
     return problems
+
+
+def _requests(mode: str, component: str) -> dict[str, Any]:
+    _, cpu, memory = MILVUS_PODS[mode][component]
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
+
+
+def _user_yaml(root_password: str) -> str:
+    return json.dumps({"common": {"security": {"authorizationEnabled": True, "defaultRootPassword": root_password}}})
+
+
+# Pulsar (pulsar chart 3.3.0, the Milvus chart's `pulsarv3`) components Milvus runs, and its
+# init Jobs (`pulsar_metadata`: pulsar-init and bookie-init take its nodeSelector/tolerations).
+PULSAR_COMPONENTS = ("zookeeper", "bookkeeper", "autorecovery", "broker", "proxy")
 
 
 def helm_values(a: VectorStoreArgs, storage_class: str, identity_annotation: dict[str, Any],
@@ -107,8 +164,13 @@ def helm_values(a: VectorStoreArgs, storage_class: str, identity_annotation: dic
         "whenUnsatisfiable": "DoNotSchedule",
         "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE, "component": component}},
     }]
-    user_yaml = json.dumps({"common": {"security": {"authorizationEnabled": True,
-                                                   "defaultRootPassword": root_password}}})
+    # The root password is the only secret: as an Output it stays a secret leaf of the values,
+    # so the rest (requests, selectors) is readable in a preview and by the deploy analysis.
+    user_yaml = root_password.apply(_user_yaml) if isinstance(root_password, pulumi.Output) \
+        else _user_yaml(root_password)
+    placement: dict[str, Any] = {}
+    if a.nodes is not None:
+        placement = {"nodeSelector": {POOL_NODE_LABEL: MILVUS_POOL}, "tolerations": [dict(MILVUS_TOLERATION)]}
     values: dict[str, Any] = {
         "cluster": {"enabled": a.mode == "cluster"},
         "serviceAccount": {"create": True, "name": "milvus", "annotations": identity_annotation},
@@ -128,42 +190,49 @@ def helm_values(a: VectorStoreArgs, storage_class: str, identity_annotation: dic
         },
         "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
         "etcd": {
-            "replicaCount": 3 if a.mode == "cluster" else 1,
+            "replicaCount": MILVUS_PODS[a.mode]["etcd"][0],
             "persistence": {"storageClass": storage_class, "size": "10Gi"},
+            # bitnami etcd 6.3.3 requests nothing by default; its values take requests only
+            "resources": {"requests": _requests(a.mode, "etcd")["requests"]},
+            **placement,
         },
+        # Milvus chart 4.2.45: the global nodeSelector/tolerations apply to every Milvus
+        # component that sets none of its own (templates/*-deployment.yaml); subcharts
+        # (etcd, Pulsar) take their own below.
+        **placement,
     }
     pvc = {"storageClass": storage_class, "size": f"{a.storage_gb}Gi"}
     if a.mode == "standalone":
         values["standalone"] = {
             "messageQueue": "rocksmq",
             "persistence": {"persistentVolumeClaim": pvc},
-            "resources": {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "8Gi"}},
+            "resources": _requests("standalone", "standalone"),
         }
         values["pulsarv3"] = {"enabled": False}
         return values
-    sized = {
-        "proxy": (2, "1", "2Gi"),
-        "queryNode": (3, "2", "16Gi"),
-        "dataNode": (2, "1", "4Gi"),
-        "indexNode": (2, "2", "8Gi"),
-        "mixCoordinator": (2, "500m", "1Gi"),
-    }
     labels = {"proxy": "proxy", "queryNode": "querynode", "dataNode": "datanode", "indexNode": "indexnode",
               "mixCoordinator": "mixcoord"}
-    for key, (replicas, cpu, memory) in sized.items():
+    for key, label in labels.items():
         values[key] = {
-            "replicas": replicas,
-            "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+            "replicas": MILVUS_PODS["cluster"][key][0],
+            "resources": _requests("cluster", key),
             # One replica per zone first: losing a zone leaves the others serving.
-            "topologySpreadConstraints": spread(labels[key]),
+            "topologySpreadConstraints": spread(label),
         }
     values["mixCoordinator"]["activeStandby"] = {"enabled": True}  # two coordinators need standby mode
     volume = {"storageClassName": storage_class}
-    values["pulsarv3"] = {
-        "enabled": True,
-        "bookkeeper": {"volumes": {"journal": {**volume, "size": "20Gi"}, "ledgers": {**volume, "size": f"{a.storage_gb}Gi"}}},
-        "zookeeper": {"volumes": {"data": {**volume, "size": "10Gi"}}},
-    }
+    pulsar: dict[str, Any] = {"enabled": True}
+    for component in PULSAR_COMPONENTS:
+        replicas, cpu, memory = MILVUS_PODS["cluster"][f"pulsarv3.{component}"]
+        # pulsar 3.3.0 values: <component>.replicaCount / resources / nodeSelector / tolerations
+        pulsar[component] = {"replicaCount": replicas, "resources": {"requests": {"cpu": cpu, "memory": memory}},
+                             **placement}
+    pulsar["bookkeeper"]["volumes"] = {"journal": {**volume, "size": "20Gi"},
+                                       "ledgers": {**volume, "size": f"{a.storage_gb}Gi"}}
+    pulsar["zookeeper"]["volumes"] = {"data": {**volume, "size": "10Gi"}}
+    if placement:
+        pulsar["pulsar_metadata"] = dict(placement)  # the init Jobs (pulsar-init, bookie-init)
+    values["pulsarv3"] = pulsar
     return values
 
 
@@ -177,7 +246,10 @@ class VectorStore(AiplatComponent):
     deletes vectors); a generated root password (pulumi-random, a secret in state) and
     the Kubernetes Secret holding it for clients; the Milvus Helm release (pinned chart,
     auth on); a NetworkPolicy admitting only the client namespaces (and monitoring to
-    the metrics port).
+    the metrics port); with ``nodes``, the Milvus node pool (EKS managed node group / GKE
+    node pool, ``aiplat.io/pool: milvus``, tainted ``aiplat.io/dedicated=milvus:NoSchedule``)
+    that every pod of the release (Milvus components, etcd, Pulsar and its init Jobs) selects
+    and tolerates, and that the release waits for.
 
     The chart puts the root password into Milvus's config (its ``user.yaml`` ConfigMap):
     Milvus reads its first root password only from configuration. Rotate it with the
@@ -203,6 +275,7 @@ class VectorStore(AiplatComponent):
             bucket_deps, annotation, sc_params, provisioner, volume_deps = self._aws()
         else:
             bucket_deps, annotation, sc_params, provisioner, volume_deps = self._gcp()
+        self.node_pool = self._nodes() if args.nodes is not None else None
         self._kubernetes(bucket_deps, annotation, sc_params, provisioner, volume_deps)
         self.register_outputs({
             "endpoint": self.endpoint,
@@ -323,6 +396,64 @@ class VectorStore(AiplatComponent):
         return ([bucket, rw, wi, grants[1]], {"iam.gke.io/gcp-service-account": gsa.email}, sc_params,
                 "pd.csi.storage.gke.io", [grants[1]])
 
+    # -- the Milvus node pool -------------------------------------------------------------------
+    def _nodes(self) -> pulumi.CustomResource:
+        """The EKS managed node group / GKE node pool every Milvus pod is pinned to."""
+        a, n, nodes = self._in, self._name, self._in.nodes
+        labels = {POOL_NODE_LABEL: MILVUS_POOL, CAPACITY_NODE_LABEL: "on-demand"}
+        if a.cloud == "aws":
+            import pulumi_aws as aws
+
+            return aws.eks.NodeGroup(
+                f"{n}-nodes",
+                cluster_name=nodes.cluster_name,
+                node_role_arn=nodes.node_role_arn,
+                subnet_ids=list(nodes.subnet_ids),
+                ami_type="AL2023_x86_64_STANDARD",
+                capacity_type="ON_DEMAND",
+                instance_types=[nodes.instance_type],
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=nodes.min_nodes, desired_size=nodes.min_nodes, max_size=nodes.max_nodes),
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                labels=labels,
+                taints=[aws.eks.NodeGroupTaintArgs(key=MILVUS_TAINT_KEY, value=MILVUS_TAINT_VALUE,
+                                                   effect="NO_SCHEDULE")],
+                tags=self._tags("milvus-nodes"),
+                # the autoscaler (when the cluster runs one) owns the size between min and max
+                opts=self._opts(ignore_changes=["scalingConfig.desiredSize"]))
+        import pulumi_gcp as gcp
+
+        from aiplat.cluster import short_id
+
+        return gcp.container.NodePool(
+            f"{n}-nodes",
+            name=short_id(f"{MILVUS_POOL}-{a.region}", 40),
+            project=a.gcp_project,
+            cluster=nodes.cluster_name,
+            location=a.region,
+            node_locations=list(nodes.zones),
+            initial_node_count=-(-nodes.min_nodes // len(nodes.zones)),  # per zone
+            autoscaling=gcp.container.NodePoolAutoscalingArgs(
+                total_min_node_count=nodes.min_nodes, total_max_node_count=nodes.max_nodes,
+                location_policy="BALANCED"),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            node_config=gcp.container.NodePoolNodeConfigArgs(
+                machine_type=nodes.instance_type,
+                service_account=nodes.node_service_account,
+                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"),
+                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True),
+                disk_type="pd-balanced",
+                disk_size_gb=100,
+                labels=labels,
+                taints=[gcp.container.NodePoolNodeConfigTaintArgs(
+                    key=MILVUS_TAINT_KEY, value=MILVUS_TAINT_VALUE, effect="NO_SCHEDULE")],
+                resource_labels={k.lower(): v for k, v in a.tags.items()},
+            ),
+            opts=self._opts(ignore_changes=["initialNodeCount"]))
+
     # -- Kubernetes ---------------------------------------------------------------------------
     def _kubernetes(self, bucket_deps, annotation, sc_params, provisioner, volume_deps) -> None:
         import pulumi_kubernetes as k8s
@@ -348,14 +479,17 @@ class VectorStore(AiplatComponent):
             f"{n}-root", metadata={"name": self.secret_name, "namespace": ns, "labels": labels},
             type="Opaque", string_data={"username": "root", "password": password.result},
             opts=self._k8s(depends_on=[namespace]))
-        values = pulumi.Output.all(annotation, password.result).apply(
-            lambda v: helm_values(a, storage_class, v[0], v[1]))
+        # Plain values with two Outputs inside: the identity annotation and the user.yaml holding
+        # the root password (a secret leaf, "[secret]" in a preview; nothing else is secret).
+        values = helm_values(a, storage_class, annotation, password.result)
+        nodes = [self.node_pool] if self.node_pool is not None else []
         release = k8s.helm.v3.Release(
             f"{n}-milvus", name=RELEASE, namespace=ns, chart=MILVUS_CHART, version=a.chart_version,
-            repository_opts={"repo": MILVUS_CHART_REPO}, values=pulumi.Output.secret(values),
+            repository_opts={"repo": MILVUS_CHART_REPO}, values=values,
             atomic=True, cleanup_on_fail=True, timeout=1200,
-            # metrics.serviceMonitor.enabled: the chart renders a ServiceMonitor, which needs its CRD
-            opts=self._k8s(depends_on=[namespace, sc, secret, *bucket_deps, *crds]))
+            # metrics.serviceMonitor.enabled: the chart renders a ServiceMonitor, which needs its CRD;
+            # every pod is pinned to the Milvus nodes, so the atomic install waits for them too
+            opts=self._k8s(depends_on=[namespace, sc, secret, *bucket_deps, *crds, *nodes]))
         peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": c}}}
                  for c in a.client_namespaces]
         k8s.networking.v1.NetworkPolicy(
@@ -377,19 +511,28 @@ class VectorStore(AiplatComponent):
 
 
 def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: list[str],
-                     installers: Installers | None = None, ebs: EbsVolumes | None = None) -> VectorStoreArgs:
+                     installers: Installers | None = None, ebs: EbsVolumes | None = None,
+                     subnet_ids: list | None = None) -> VectorStoreArgs:
     """VectorStoreArgs for one region of a stack whose ``vector_store`` is enabled there
-    (``installers``, ``ebs``: the cluster's add-ons, ``ClusterAddons``)."""
+    (``installers``, ``ebs``: the cluster's add-ons, ``ClusterAddons``; ``subnet_ids``: AWS, the
+    private subnets of the region's zones, in zone order), with its Milvus node pool."""
     from aiplat.triton import bucket_name
 
     store = config.vector_store
+    mode = store.resolved_mode(config.environment)
+    itype, low, high, zones = store.resolved_nodes(mode, config.cloud, list(region.zones))
+    by_zone = dict(zip(region.zones, subnet_ids or []))
+    nodes = MilvusNodes(
+        instance_type=itype, min_nodes=low, max_nodes=high, zones=zones, cluster_name=cluster.name,
+        node_role_arn=cluster.node_role_arn, subnet_ids=[by_zone[z] for z in zones if z in by_zone],
+        node_service_account=cluster.node_service_account)
     return VectorStoreArgs(
         cloud=config.cloud,
         region=region.name,
         kube_provider=cluster.kube_provider,
         bucket_name=bucket_name(f"aiplat-{stack}", region.name, "vectors"),
         zones=list(region.zones),
-        mode=store.resolved_mode(config.environment),
+        mode=mode,
         storage_gb=store.storage_gb,
         client_namespaces=sorted(set(store.client_namespaces) | set(endpoint_namespaces)),
         oidc_provider_arn=cluster.oidc_provider_arn,
@@ -398,5 +541,6 @@ def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: l
         protect=True,
         installers=installers,
         ebs=ebs,
+        nodes=nodes,
         tags=config.standard_tags(stack),
     )

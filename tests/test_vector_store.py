@@ -9,6 +9,8 @@ import pytest
 from aiplat.errors import ConfigError
 from aiplat.vector_store import MILVUS_CHART_VERSION, VectorStore, VectorStoreArgs, helm_values, validate_store_args
 
+from aiplat.testing import engine
+
 from .conftest import run_cli
 
 VS = "aiplat:vector_store:VectorStore"
@@ -33,7 +35,10 @@ def test_values_use_the_regions_bucket_through_the_pod_identity_and_turn_auth_on
     assert v["cluster"] == {"enabled": False} and v["pulsarv3"] == {"enabled": False}
     assert v["standalone"]["persistence"]["persistentVolumeClaim"] == {"storageClass": "sc", "size": "50Gi"}
     assert v["standalone"]["resources"]["requests"] == {"cpu": "2", "memory": "8Gi"}
-    assert v["etcd"] == {"replicaCount": 1, "persistence": {"storageClass": "sc", "size": "10Gi"}}
+    assert v["etcd"] == {"replicaCount": 1, "persistence": {"storageClass": "sc", "size": "10Gi"},
+                         "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}}}
+    # without a Milvus node pool (a cluster aiplat did not build) nothing is pinned
+    assert "nodeSelector" not in v and "tolerations" not in v and "nodeSelector" not in v["etcd"]
 
 
 def test_cluster_mode_replicates_and_spreads_every_component_over_zones():
@@ -109,9 +114,14 @@ def test_aws_vector_store_per_configured_region(record, stack, regions, mode):
         secret = _one(rec, comp, "kubernetes:core/v1:Secret")
         assert secret.inputs["stringData"] == "[secret]" and secret.inputs["metadata"]["name"] == "milvus-root"
         release = _one(rec, comp, "kubernetes:helm.sh/v3:Release")
-        assert {k: release.inputs[k] for k in ("chart", "version", "name", "namespace", "values")} == {
-            "chart": "milvus", "version": MILVUS_CHART_VERSION, "name": "milvus", "namespace": "milvus",
-            "values": "[secret]"}  # the values hold the root password
+        assert {k: release.inputs[k] for k in ("chart", "version", "name", "namespace")} == {
+            "chart": "milvus", "version": MILVUS_CHART_VERSION, "name": "milvus", "namespace": "milvus"}
+        # Only the root password's user.yaml is secret (unknown until the password exists); the
+        # rest of the values (requests, node selectors) is readable.
+        assert release.inputs["values"]["extraConfigFiles"]["user.yaml"] == engine.UNKNOWN
+        assert release.inputs["values"]["nodeSelector"] == {"aiplat.io/pool": "milvus"}
+        assert release.inputs["values"]["tolerations"] == [
+            {"key": "aiplat.io/dedicated", "operator": "Equal", "value": "milvus", "effect": "NoSchedule"}]
         assert release.inputs["repositoryOpts"] == {"repo": "https://zilliztech.github.io/milvus-helm/"}
         assert {bucket.urn, sc.urn, secret.urn} <= set(release.dependencies)
         netpol = _one(rec, comp, "kubernetes:networking.k8s.io/v1:NetworkPolicy")

@@ -16,6 +16,11 @@ each cloud's documented reservations:
 - Memory on GKE: 25 % of the first 4 GiB, 20 % of the next 4, 10 % of the next 8, 6 % of the
   next 112 and 2 % above 128 GiB, plus the 100 MiB eviction threshold.
 
+Sources (recorded in ``machines.yaml`` too): the EKS AMI's nodeadm
+(awslabs/amazon-eks-ami ``nodeadm/internal/kubelet/config.go``: ``getCPUMillicoresToReserve``,
+``getMemoryMebibytesToReserve``, ``evictionHard``; checked at commit 81fec2e8), Karpenter's
+``vmMemoryOverheadPercent`` default (0.075), and GKE's "node allocatable resources" tables.
+
 ``max_pods`` is the type's own limit where the catalog gives it (ENI-based on EKS, 110 on
 GKE); GPU types without one are reserved for 110 pods, which errs towards less memory.
 """

@@ -14,8 +14,13 @@ from aiplat.errors import Problem
 CLOUD_NAMES = {"aws": "EKS", "gcp": "GKE"}
 
 
+SYSTEM_NODE_TYPES = {"aws": "m6i.large", "gcp": "e2-standard-4"}
+
+
 class SystemNodesConfig(_Model):
-    instance_type: str | None = Field(None, description="Default: m6i.large (AWS), e2-standard-4 (GCP).")
+    instance_type: str | None = Field(
+        None, description="Default: m6i.large (AWS), e2-standard-4 (GCP). A type of components/catalog/machines.yaml "
+                          "whose allocatable holds the largest pod the platform runs there (500m CPU / 512Mi).")
     min_nodes: int = Field(2, ge=1, description="Default 2, so add-ons survive a node loss.")
     max_nodes: int = Field(4, ge=1, description="Default 4.")
 
@@ -23,6 +28,27 @@ class SystemNodesConfig(_Model):
     def _range(self, ctx):
         if self.min_nodes > self.max_nodes:
             yield Problem("", f"min_nodes {self.min_nodes} exceeds max_nodes {self.max_nodes}")
+
+    @rule
+    def _fits(self, ctx):
+        from aiplat.catalog import instances
+        from aiplat.refs import SYSTEM_POD_MAX_REQUEST, cpu_millicores, format_cpu, format_memory, memory_mib
+
+        cloud = ctx.get("cloud")
+        if cloud not in CLOUD_NAMES or self.instance_type is None:
+            return
+        spec = instances.get(cloud, self.instance_type)
+        if spec is None:
+            known_types = ", ".join(t.name for t in instances.machine_types(cloud) if not t.gpus)
+            yield Problem("instance_type", f"{self.instance_type!r} is not {'an AWS' if cloud == 'aws' else 'a GCP'} type of the instance "
+                                           f"catalog (components/catalog/machines.yaml: {known_types})")
+            return
+        cpu, mem = (cpu_millicores(SYSTEM_POD_MAX_REQUEST[0]), memory_mib(SYSTEM_POD_MAX_REQUEST[1]))
+        alloc = spec.allocatable()
+        if alloc.cpu_millicores < cpu or alloc.memory_mib < mem:
+            yield Problem("instance_type", f"one {self.instance_type} node has {format_cpu(alloc.cpu_millicores)} CPU / "
+                                           f"{format_memory(alloc.memory_mib)} allocatable; the system nodes run pods "
+                                           f"of up to {format_cpu(cpu)} CPU / {format_memory(mem)}")
 
 
 class ClusterConfig(_Model):

@@ -141,6 +141,13 @@ class PlatformConfig(_Model):
             yield from _under("vector_store", self.vector_store.region_problems(self._region_names()))
 
     @rule
+    def _vector_store_nodes(self, ctx):
+        store, cloud = self.vector_store, ctx.get("cloud")
+        if store is not None and store.enabled and cloud is not None:
+            mode = store.resolved_mode(self.environment)
+            yield from _under("vector_store", store.node_problems(mode, cloud, self.regions))
+
+    @rule
     def _serving_pools(self, ctx):
         if self.serving is not None:
             yield from _under("serving", self.serving.region_problems(ctx.get("cloud"), self.regions))
@@ -214,7 +221,9 @@ class PlatformConfig(_Model):
 
     @property
     def system_instance_type(self) -> str:
-        return self.cluster.system_nodes.instance_type or ("m6i.large" if self.cloud == "aws" else "e2-standard-4")
+        from aiplat.config.cluster import SYSTEM_NODE_TYPES
+
+        return self.cluster.system_nodes.instance_type or SYSTEM_NODE_TYPES[self.cloud]
 
     def standard_tags(self, stack: str) -> dict[str, str]:
         """The one source of tags/labels; keys and values are valid as GCP labels too."""

@@ -243,6 +243,30 @@ class CollectionSpec(_Model):
             yield _err(("index", "params", "m"), f"{m} does not divide the dimension {self.dimension}")
 
 
+class VectorStoreNodesConfig(_Model):
+    """The node pool Milvus runs on (tainted and labelled for Milvus alone; every Milvus pod,
+    etcd and Pulsar included, selects and tolerates it). Defaults are sized per mode."""
+
+    instance_type: str | None = Field(
+        None,
+        description="Node type from components/catalog/machines.yaml. Default: standalone m6i.xlarge (AWS) / "
+                    "e2-standard-4 (GCP): its one 2 CPU / 8Gi pod needs more than a 2-vCPU node's 1930m "
+                    "allocatable CPU; cluster r6i.2xlarge / n2-highmem-8: a queryNode asks 16Gi and the release "
+                    "about 20 CPU / 94Gi in all. Every Milvus pod must fit one node's allocatable CPU and memory.",
+    )
+    min_nodes: int | None = Field(
+        None, ge=1, description="Nodes always up. Default: standalone 1 (in the region's first zone, with its "
+                                "volume); cluster one per zone of the region.")
+    max_nodes: int | None = Field(
+        None, ge=1, description="Cap of the pool (room for rolling updates and replacements). Default: twice "
+                                "min_nodes. Its allocatable CPU and memory must hold every Milvus pod.")
+
+    @rule
+    def _range(self, ctx):
+        if self.min_nodes is not None and self.max_nodes is not None and self.min_nodes > self.max_nodes:
+            yield _err(("min_nodes",), f"{self.min_nodes} exceeds max_nodes {self.max_nodes}")
+
+
 class VectorStoreConfig(_Model):
     """Milvus per region for RAG, and the collections `aiplat vectors apply` keeps in shape."""
 
@@ -266,6 +290,10 @@ class VectorStoreConfig(_Model):
         description="Namespaces whose pods may reach Milvus (the NetworkPolicy), besides the stack's Triton "
         "endpoint namespaces in the same region, which are always admitted. Default [rag].",
     )
+    nodes: VectorStoreNodesConfig = Field(
+        default_factory=VectorStoreNodesConfig,
+        description="The Milvus node pool (instance_type, min_nodes, max_nodes). Default: sized for the mode.",
+    )
 
     @rule
     def _unique(self, ctx):
@@ -284,6 +312,68 @@ class VectorStoreConfig(_Model):
     def resolved_mode(self, environment: str) -> str:
         """The deployment mode: the configured one, else cluster for prod and standalone elsewhere."""
         return self.mode or ("cluster" if environment == "prod" else "standalone")
+
+    def resolved_nodes(self, mode: str, cloud: str, zones: list[str]) -> tuple[str, int, int, list[str]]:
+        """(instance type, min nodes, max nodes, zones) of the Milvus pool in a region with ``zones``."""
+        from aiplat.catalog import instances
+        from aiplat.refs import MILVUS_NODE_TYPES, milvus_default_nodes, milvus_nodes_needed
+
+        pool_zones = list(zones[:1]) if mode == "standalone" else list(zones)
+        itype = self.nodes.instance_type or MILVUS_NODE_TYPES[(mode, cloud)]
+        spec = instances.get(cloud, itype)
+        a = spec.allocatable() if spec is not None else None
+        needed = milvus_nodes_needed(mode, a.cpu_millicores, a.memory_mib, a.pods) if a is not None else 1
+        low, high = milvus_default_nodes(mode, len(pool_zones), needed)
+        lo = self.nodes.min_nodes if self.nodes.min_nodes is not None else low
+        hi = self.nodes.max_nodes if self.nodes.max_nodes is not None else max(high, lo)
+        return itype, lo, hi, pool_zones
+
+    def node_problems(self, mode: str, cloud: str, regions: list) -> Iterator[Problem]:
+        """``nodes.*``: a type the catalog does not know or the region does not offer, a Milvus pod
+        larger than one node's allocatable CPU or memory, or a pool whose cap cannot hold the pods.
+
+        Checked by PlatformConfig, which knows the mode (environment), the cloud and the regions."""
+        from aiplat.catalog import instances
+        from aiplat.refs import format_cpu, format_memory, milvus_pod_requests
+
+        pods = milvus_pod_requests(mode)
+        for rc in regions:
+            if rc.name not in self.resolved_regions([r.name for r in regions]):
+                continue
+            itype, lo, hi, _ = self.resolved_nodes(mode, cloud, list(rc.zones))
+            if lo > hi and (self.nodes.min_nodes is None or self.nodes.max_nodes is None):  # else _range
+                yield _err(("nodes", "max_nodes"), f"{hi} is below min_nodes {lo}"
+                                                   + ("" if self.nodes.min_nodes is not None else
+                                                      f" (the {mode} default for {len(rc.zones)} zones and {itype})"))
+                return
+            spec = instances.get(cloud, itype)
+            if spec is None:
+                known_types = ", ".join(t.name for t in instances.machine_types(cloud) if not t.gpus)
+                yield _err(("nodes", "instance_type"), f"{itype!r} is not {'an AWS' if cloud == 'aws' else 'a GCP'} type of the instance "
+                                                       f"catalog (components/catalog/machines.yaml: {known_types})")
+                return
+            if not spec.offered_in(rc.name):
+                yield _err(("nodes", "instance_type"), f"{itype} is not offered in {rc.name} (catalog)")
+                continue
+            alloc = spec.allocatable()
+            big = [(k, cpu, mem) for k, (_, cpu, mem) in pods.items()
+                   if cpu > alloc.cpu_millicores or mem > alloc.memory_mib]
+            if big:
+                what = "; ".join(f"{k} requests {format_cpu(c)} CPU / {format_memory(m)}" for k, c, m in big)
+                yield _err(("nodes", "instance_type"),
+                           f"{mode} Milvus pods do not fit one {itype} node ({format_cpu(alloc.cpu_millicores)} CPU / "
+                           f"{format_memory(alloc.memory_mib)} allocatable): {what}; choose a larger type")
+                return
+            cpu = sum(n * c for n, c, _ in pods.values())
+            mem = sum(n * m for n, _, m in pods.values())
+            count = sum(n for n, _, _ in pods.values())
+            if count > hi * alloc.pods or cpu > hi * alloc.cpu_millicores or mem > hi * alloc.memory_mib:
+                need = max(-(-cpu // alloc.cpu_millicores), -(-mem // alloc.memory_mib), -(-count // alloc.pods))
+                yield _err(("nodes", "max_nodes"),
+                           f"{hi} {itype} nodes ({format_cpu(hi * alloc.cpu_millicores)} CPU / "
+                           f"{format_memory(hi * alloc.memory_mib)} allocatable) cannot hold the {mode} Milvus pods "
+                           f"({format_cpu(cpu)} CPU / {format_memory(mem)} requested in {rc.name}); at least {need}")
+                return
 
     def resolved_regions(self, stack_regions: list[str]) -> list[str]:
         """Regions that get a Milvus, in stack order: the configured ones, else all."""

@@ -24,7 +24,7 @@ from aiplat.tools.deploy._graph import Graph
 Severity = Literal["blocker", "warning"]
 
 # Rule modules of this package, in report order (each: RULE, check(graph, ctx)).
-RULE_MODULES: tuple[str, ...] = ("reach", "gcp_apis")
+RULE_MODULES: tuple[str, ...] = ("reach", "gcp_apis", "schedulable")
 
 
 @dataclass(frozen=True)
