@@ -181,7 +181,13 @@ def test_mutated_configs_yield_a_graph_or_a_config_error(data):
     except ConfigError as exc:
         assert exc.problems and all(isinstance(p.path, str) for p in exc.problems)
         return
-    rec = run_stack(stack, {**config, CONFIG_KEY: raw})
+    try:
+        rec = run_stack(stack, {**config, CONFIG_KEY: raw})
+    except ConfigError as exc:
+        # what only the program can judge: the model files serving.model_repository names
+        # (aiplat.triton.source_problems_of), still with key paths
+        assert exc.problems and all(p.path.startswith("serving.") for p in exc.problems), exc.problems
+        return
     assert any(r.type in ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster") for r in rec.resources)
 
 
