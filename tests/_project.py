@@ -33,3 +33,12 @@ def run_stack(stack: str, config: dict, **kw):
     from aiplat.testing import engine
 
     return engine.run_stack(stack, config, PROJECT.program, project=PROJECT.name, **kw)
+
+
+# A deployer declaration for hand-written test stacks (the shipped staging stack's): every stack
+# says how `pulumi up` reaches its clusters (config ``deployer``); the default private endpoint
+# needs a runner network. Documentation/example ids, as in the shipped stacks.
+AWS_DEPLOYER = {"cidrs": ["192.0.2.10/32"],
+                "network": {"cidr": "10.200.0.0/16", "aws_vpc_id": "vpc-0a1b2c3d4e5f60718", "aws_region": "us-east-1"}}
+GCP_DEPLOYER = {"cidrs": ["198.51.100.10/32"],
+                "network": {"cidr": "10.200.0.0/16", "gcp_network": "projects/acme-runner/global/networks/runner"}}

@@ -257,7 +257,7 @@ def test_a_graph_that_never_enables_an_api_is_a_blocker_for_each_of_its_users():
     g = graph()
     assert users == sorted([*(n.name for n in g.nodes if n.type.startswith("gcp:container/")),
                             "gcp-prod-apis-container-agent"])  # the ServiceIdentity needs its API on
-    assert len(users) == 13
+    assert len(users) == 14  # 2 clusters, 11 node pools (GPU tiers and the Milvus pool), the agent
     assert ("gcp-prod-us-east4-gke",
             "gcp:container/cluster:Cluster needs container.googleapis.com enabled in project acme-inference-prod, "
             "and the graph never enables it (no gcp:projects/service:Service for it)",

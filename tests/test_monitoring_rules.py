@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from aiplat import cli
 from aiplat.config import SEVERITIES, MonitoringConfig, PlatformConfig, SloConfig, duration_seconds
 from aiplat.errors import ConfigError
+from tests._project import AWS_DEPLOYER
 from aiplat.monitoring import (
     PoolCap,
     platform_rule_groups,
@@ -55,6 +56,7 @@ BASE_PLATFORM = {
     "data_classification": "internal",
     "residency": "us",
     "regions": [{"name": "us-east-1", "cidr": "10.10.0.0/16", "zones": ["us-east-1a", "us-east-1b"]}],
+    "deployer": AWS_DEPLOYER,
 }
 
 

@@ -19,6 +19,7 @@ from botocore.stub import Stubber  # noqa: E402
 
 from aiplat import cli  # noqa: E402
 from aiplat.tools import preflight  # noqa: E402
+from tests._project import AWS_DEPLOYER, GCP_DEPLOYER  # noqa: E402
 
 pytestmark = pytest.mark.peer
 
@@ -35,6 +36,7 @@ def stack(regions, cloud="aws", **extra):
                 "data_classification": "internal",
                 "residency": "us" if cloud == "aws" else "global",
                 "regions": regions,
+                "deployer": AWS_DEPLOYER if cloud == "aws" else GCP_DEPLOYER,
                 **extra,
             }
         }
