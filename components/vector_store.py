@@ -98,22 +98,29 @@ def validate_store_args(a: VectorStoreArgs) -> list[Problem]:
 
 
 def helm_values(a: VectorStoreArgs, storage_class: str, identity_annotation: dict[str, Any],
-                root_password: str) -> dict[str, Any]:
+                root_password: str | pulumi.Output[str]) -> dict[str, Any]:
     """The chart values (pure; tested). Object storage is the region's bucket through the
-    pod identity, never MinIO and never static keys."""
+    pod identity, never MinIO and never static keys.
+
+    ``root_password`` may be an Output (the generated one): then only ``user.yaml`` holds it,
+    as a secret, and every other value stays known at preview (a changed value is a diff in
+    ``pulumi preview``; the deploy analysis reads the volume claims and the ServiceMonitor)."""
     spread = lambda component: [{  # noqa: E731 - one spread rule per component
         "maxSkew": 1,
         "topologyKey": "topology.kubernetes.io/zone",
         "whenUnsatisfiable": "DoNotSchedule",
         "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE, "component": component}},
     }]
-    user_yaml = json.dumps({"common": {"security": {"authorizationEnabled": True,
-                                                   "defaultRootPassword": root_password}}})
+    def user_yaml(password: str) -> str:
+        return json.dumps({"common": {"security": {"authorizationEnabled": True, "defaultRootPassword": password}}})
+
+    config = (pulumi.Output.secret(root_password).apply(user_yaml) if isinstance(root_password, pulumi.Output)
+              else user_yaml(root_password))
     values: dict[str, Any] = {
         "cluster": {"enabled": a.mode == "cluster"},
         "serviceAccount": {"create": True, "name": "milvus", "annotations": identity_annotation},
         # JSON is YAML: user.yaml merges into milvus.yaml (auth on, the generated root password).
-        "extraConfigFiles": {"user.yaml": user_yaml},
+        "extraConfigFiles": {"user.yaml": config},
         "minio": {"enabled": False},
         "externalS3": {
             "enabled": True,
@@ -348,11 +355,11 @@ class VectorStore(AiplatComponent):
             f"{n}-root", metadata={"name": self.secret_name, "namespace": ns, "labels": labels},
             type="Opaque", string_data={"username": "root", "password": password.result},
             opts=self._k8s(depends_on=[namespace]))
-        values = pulumi.Output.all(annotation, password.result).apply(
-            lambda v: helm_values(a, storage_class, v[0], v[1]))
+        # Only user.yaml (the root password) is secret: the rest is known at preview.
+        values = helm_values(a, storage_class, annotation, password.result)
         release = k8s.helm.v3.Release(
             f"{n}-milvus", name=RELEASE, namespace=ns, chart=MILVUS_CHART, version=a.chart_version,
-            repository_opts={"repo": MILVUS_CHART_REPO}, values=pulumi.Output.secret(values),
+            repository_opts={"repo": MILVUS_CHART_REPO}, values=values,
             atomic=True, cleanup_on_fail=True, timeout=1200,
             # metrics.serviceMonitor.enabled: the chart renders a ServiceMonitor, which needs its CRD
             opts=self._k8s(depends_on=[namespace, sc, secret, *bucket_deps, *crds]))

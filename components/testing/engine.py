@@ -81,12 +81,16 @@ class Registration:
     def is_provider(self) -> bool:
         return self.type.startswith("pulumi:providers:")
 
-    def step(self) -> dict[str, Any]:
+    def revealed_inputs(self) -> dict[str, Any]:
+        """Inputs as ``pulumi preview --json --show-secrets`` prints them (secrets in plain)."""
+        return _plain(json_format.MessageToDict(self.struct), show_secrets=True)
+
+    def step(self, show_secrets: bool = False) -> dict[str, Any]:
         state = {
             "urn": self.urn,
             "custom": self.custom,
             "type": self.type,
-            "inputs": self.inputs,
+            "inputs": self.revealed_inputs() if show_secrets else self.inputs,
             "parent": self.parent,
             "protect": self.protect,
             "dependencies": self.dependencies,
@@ -132,8 +136,9 @@ class Recording:
             out += sorted((r for r in self.resources if r not in out), key=lambda r: r.urn)
         return out
 
-    def steps(self) -> list[dict[str, Any]]:
-        return [r.step() for r in self.ordered()]
+    def steps(self, show_secrets: bool = False) -> list[dict[str, Any]]:
+        """The preview's steps; ``show_secrets``: as ``pulumi preview --json --show-secrets``."""
+        return [r.step(show_secrets) for r in self.ordered()]
 
     def preview_json(self) -> dict[str, Any]:
         """The document ``pulumi preview --json`` would print (the parts we can know)."""
@@ -454,14 +459,15 @@ def _hash_assets(value: struct_pb2.Value, key: str, working_directory: Path) -> 
         _hash_assets(v, key, working_directory)
 
 
-def _plain(value: Any) -> Any:
-    """Struct-as-dict -> preview JSON: secrets shown as '[secret]', integral floats as ints."""
+def _plain(value: Any, show_secrets: bool = False) -> Any:
+    """Struct-as-dict -> preview JSON: secrets shown as '[secret]' (or their value with
+    ``show_secrets``), integral floats as ints."""
     if isinstance(value, dict):
         if value.get(_SIG) == rpc._special_secret_sig:
-            return SECRET
-        return {k: _plain(v) for k, v in value.items()}
+            return _plain(value.get("value"), show_secrets) if show_secrets else SECRET
+        return {k: _plain(v, show_secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, show_secrets) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
