@@ -41,7 +41,7 @@ def check(graph: Graph, ctx: Context) -> Iterable[Finding]:
             if kind in own.get(api, ()):
                 continue  # the release installs the CRDs of what it creates (helm applies them first)
             yield from _judge(graph, inst, ctx, r.node, api, kind,
-                              f"release {r.node.name} (chart {r.label}, which creates a {kind})")
+                              f"release {r.node.name} (chart {r.label}, which renders kind {kind})")
     for r in inst.unreadable_releases:
         yield Finding(r.node.urn, RULE,
                       f"cannot judge release {r.node.name} (chart {r.label}): {r.problem}; the CRDs it installs and "
