@@ -437,9 +437,13 @@ def program(tmp_path_factory) -> Path:
     return path
 
 
-def _stack_file(tmp_path: Path, deploy: dict) -> Path:
+def _stack_file(tmp_path: Path, deploy: dict | None) -> Path:
+    """dev's stack file; the model repository absolute (the program runs from its own directory)."""
     doc = yaml.safe_load(stack_file_path("dev").read_text())
-    doc["config"]["aiplat:platform"]["deploy"] = deploy
+    platform = doc["config"]["aiplat:platform"]
+    platform["serving"]["model_repository"] = str(ROOT / platform["serving"]["model_repository"])
+    if deploy is not None:
+        platform["deploy"] = deploy
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -447,7 +451,8 @@ def _stack_file(tmp_path: Path, deploy: dict) -> Path:
 
 def test_cli_a_blocker_exits_1_with_the_table_and_the_json(cli, program, tmp_path):
     out = tmp_path / "dev.json"
-    result = cli("check", "dev", "--program", str(program), "--json", str(out))
+    path = _stack_file(tmp_path, None)
+    result = cli("check", "dev", "--stack-file", str(path), "--program", str(program), "--json", str(out))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     deploy = json.loads(out.read_text())["deploy"]
     assert deploy == {"warnings": [], "blockers": [{
