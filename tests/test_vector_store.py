@@ -109,9 +109,14 @@ def test_aws_vector_store_per_configured_region(record, stack, regions, mode):
         secret = _one(rec, comp, "kubernetes:core/v1:Secret")
         assert secret.inputs["stringData"] == "[secret]" and secret.inputs["metadata"]["name"] == "milvus-root"
         release = _one(rec, comp, "kubernetes:helm.sh/v3:Release")
-        assert {k: release.inputs[k] for k in ("chart", "version", "name", "namespace", "values")} == {
-            "chart": "milvus", "version": MILVUS_CHART_VERSION, "name": "milvus", "namespace": "milvus",
-            "values": "[secret]"}  # the values hold the root password
+        assert {k: release.inputs[k] for k in ("chart", "version", "name", "namespace")} == {
+            "chart": "milvus", "version": MILVUS_CHART_VERSION, "name": "milvus", "namespace": "milvus"}
+        # only user.yaml (it holds the root password) is secret; the rest is known at preview
+        values = release.inputs["values"]
+        assert values["extraConfigFiles"] == {"user.yaml": "[secret]"}
+        assert values["etcd"]["persistence"]["storageClass"] == sc.inputs["metadata"]["name"]
+        assert values["externalS3"]["bucketName"] == bucket.inputs["bucket"] and "secretKey" not in values["externalS3"]
+        assert set(values["serviceAccount"]["annotations"]) == {"eks.amazonaws.com/role-arn"}
         assert release.inputs["repositoryOpts"] == {"repo": "https://zilliztech.github.io/milvus-helm/"}
         assert {bucket.urn, sc.urn, secret.urn} <= set(release.dependencies)
         netpol = _one(rec, comp, "kubernetes:networking.k8s.io/v1:NetworkPolicy")

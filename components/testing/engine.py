@@ -71,11 +71,12 @@ class Registration:
     struct: struct_pb2.Struct  # the inputs exactly as sent to the engine
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    _dict: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def inputs(self) -> dict[str, Any]:
         """Inputs as ``pulumi preview --json`` prints them."""
-        return _plain(json_format.MessageToDict(self.struct))
+        return _plain(self._struct_dict())
 
     @property
     def is_provider(self) -> bool:
@@ -83,7 +84,14 @@ class Registration:
 
     def revealed_inputs(self) -> dict[str, Any]:
         """Inputs as ``pulumi preview --json --show-secrets`` prints them (secrets in plain)."""
-        return _plain(json_format.MessageToDict(self.struct), show_secrets=True)
+        return _plain(self._struct_dict(), show_secrets=True)
+
+    def _struct_dict(self) -> dict[str, Any]:
+        """The struct as a dict, converted once (``_plain`` builds new containers from it, so
+        callers never share it)."""
+        if self._dict is None:
+            self._dict = json_format.MessageToDict(self.struct)
+        return self._dict
 
     def step(self, show_secrets: bool = False) -> dict[str, Any]:
         state = {

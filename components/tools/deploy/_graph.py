@@ -110,42 +110,26 @@ class Graph:
         return {n.urn: frozenset(u for u in (*n.dependencies, n.parent, n.provider) if u and u in self.by_urn)
                 for n in self.nodes}
 
-    def before(self, node: Node) -> frozenset[str]:
-        """Every URN ``node`` is created after (transitive prerequisites), computed once per node."""
-        cache = self._before
-        if node.urn in cache:
-            return cache[node.urn]
-        # iterative post-order: prerequisites first, so each node's set is built from its
-        # prerequisites' sets (the graph of a real program has no cycle; one is cut where met)
-        stack, active = [node.urn], set()
-        while stack:
-            u = stack[-1]
-            if u in cache:
-                stack.pop()
-                continue
-            active.add(u)
-            pending = [d for d in self._needs.get(u, ()) if d not in cache and d not in active]
-            if pending:
-                stack.extend(pending)
-                continue
-            acc: set[str] = set()
-            for d in self._needs.get(u, ()):
-                acc.add(d)
-                acc |= cache.get(d, frozenset())
-            cache[u] = frozenset(acc)
-            active.discard(u)
-            stack.pop()
-        return cache[node.urn]
-
-    @cached_property
-    def _before(self) -> dict[str, frozenset[str]]:
-        return {}
+    def before(self, node: Node) -> Iterator[str]:
+        """Every URN ``node`` is created after (transitive prerequisites), nearest first."""
+        seen, todo = {node.urn}, [node.urn]
+        while todo:
+            nxt = []
+            for u in todo:
+                for d in self._needs.get(u, ()):
+                    if d not in seen:
+                        seen.add(d)
+                        nxt.append(d)
+                        yield d
+            todo = nxt
 
     def waits_for(self, node: Node, other: Node) -> bool:
         """Whether ``node`` is created after ``other``: a path of dependencies, providers or
         parents (a component waits for its children through its dependants' ``dependsOn``,
         which the SDK expands to the children, so the expanded edges are in the graph)."""
-        return other.urn in self.before(node)
+        if other.urn in self._needs.get(node.urn, ()):  # the usual case: a direct dependency
+            return True
+        return any(u == other.urn for u in self.before(node))
 
     def cluster_of(self, node: Node) -> Node | None:
         """The managed cluster (EKS / GKE resource in the graph) a Kubernetes resource is
@@ -164,7 +148,7 @@ class Graph:
                 continue
             direct = [self.by_urn[d] for d in p.dependencies if d in self.by_urn
                       and self.by_urn[d].type in CLUSTER_TYPES]
-            found = direct or [self.by_urn[u] for u in sorted(self.before(p)) if self.by_urn[u].type in CLUSTER_TYPES]
+            found = direct or [self.by_urn[u] for u in self.before(p) if self.by_urn[u].type in CLUSTER_TYPES]
             out[p.urn] = found[0] if len({c.urn for c in found}) == 1 else None
         return out
 
