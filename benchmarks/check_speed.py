@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -97,12 +98,17 @@ def checkout(ref: str, into: Path) -> Path:
     return pkg
 
 
-def run_checkout(pkg: Path, stack: str) -> float:
+def run_checkout(pkg: Path, stack: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the child) of one ``aiplat check``. On a shared
+    machine the wall time swings with the other load; the CPU time is what the run itself costs."""
     env = {**os.environ, "PYTHONPATH": str(pkg)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "aiplat.cli", "check", stack], cwd=pkg.parent / "src", env=env,
                    check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def compare(baseline: str, candidate: str, pairs: int, stack: str) -> None:
@@ -114,24 +120,27 @@ def compare(baseline: str, candidate: str, pairs: int, stack: str) -> None:
                                    env={**os.environ, "PYTHONPATH": str(pkg)}, capture_output=True, text=True,
                                    check=True).stdout.strip()
             assert where.startswith(str(pkg)), where
-        run_checkout(base, stack)  # warm the file cache for both
+        run_checkout(base, stack)  # warm the file cache (and the bytecode caches) for both
         run_checkout(cand, stack)
-        rows = []
+        rows = []  # (baseline (wall, cpu), candidate (wall, cpu))
         for i in range(pairs):
             order = [("b", base), ("c", cand)] if i % 2 == 0 else [("c", cand), ("b", base)]
             t = {k: run_checkout(pkg, stack) for k, pkg in order}
             rows.append((t["b"], t["c"]))
-            print(f"pair {i + 1:2d} ({'base first' if i % 2 == 0 else 'cand first'}): baseline {t['b']:.2f}s "
-                  f"candidate {t['c']:.2f}s ratio {t['c'] / t['b']:.3f}", flush=True)
-    ratios = sorted(c / b for b, c in rows)
-    q = statistics.quantiles(ratios, n=4)
+            print(f"pair {i + 1:2d} ({'base first' if i % 2 == 0 else 'cand first'}): "
+                  f"wall {t['b'][0]:.2f}s / {t['c'][0]:.2f}s ratio {t['c'][0] / t['b'][0]:.3f}; "
+                  f"CPU {t['b'][1]:.2f}s / {t['c'][1]:.2f}s ratio {t['c'][1] / t['b'][1]:.3f}", flush=True)
     print(f"\n`aiplat check {stack}`, {pairs} alternating pairs, baseline {baseline}, candidate {candidate}, "
-          f"{sys.platform}, Python {sys.version.split()[0]}\n")
-    print("| | median s | min s | max s |\n|---|---:|---:|---:|")
-    for name, xs in (("baseline", [b for b, _ in rows]), ("candidate", [c for _, c in rows])):
-        print(f"| {name} | {statistics.median(xs):.2f} | {min(xs):.2f} | {max(xs):.2f} |")
-    print(f"\nratio candidate/baseline: median {statistics.median(ratios):.3f}, interquartile {q[0]:.3f}-{q[2]:.3f}, "
-          f"min {ratios[0]:.3f}, max {ratios[-1]:.3f}")
+          f"{sys.platform}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    print("| | baseline median s (min-max) | candidate median s (min-max) | ratio median | ratio interquartile | "
+          "ratio min-max |\n|---|---:|---:|---:|---:|---:|")
+    for name, k in (("wall", 0), ("CPU (user+sys)", 1)):
+        b, c = [r[0][k] for r in rows], [r[1][k] for r in rows]
+        ratios = sorted(y / x for x, y in zip(b, c))
+        q = statistics.quantiles(ratios, n=4)
+        print(f"| {name} | {statistics.median(b):.2f} ({min(b):.2f}-{max(b):.2f}) | "
+              f"{statistics.median(c):.2f} ({min(c):.2f}-{max(c):.2f}) | {statistics.median(ratios):.3f} | "
+              f"{q[0]:.3f}-{q[2]:.3f} | {ratios[0]:.3f}-{ratios[-1]:.3f} |")
 
 
 def main() -> None:
