@@ -99,6 +99,23 @@ def test_built_in_groups_come_from_the_kubernetes_sdk():
     assert not {"keda.sh", "monitoring.coreos.com", "elbv2.k8s.aws"} & groups
 
 
+def test_the_catalog_read_every_pinned_chart_at_its_pin():
+    # a chart bump without reading the chart again (and adding the version) fails here, not in a deploy
+    from aiplat.addons.charts import CHARTS, EKS_ADDONS
+    from aiplat.gpu_pool.addons import CHARTS as GPU_CHARTS
+    from aiplat.monitoring.kube_prometheus import CHART
+    from aiplat.vector_store import MILVUS_CHART, MILVUS_CHART_REPO, MILVUS_CHART_VERSION
+
+    pins = [*CHARTS.values(), *GPU_CHARTS.values(), CHART,
+            {"chart": MILVUS_CHART, "repo": MILVUS_CHART_REPO, "version": MILVUS_CHART_VERSION}]
+    assert len(pins) == 8
+    for pin in pins:
+        entry = catalog.chart(pin["chart"], pin["repo"])
+        assert entry is not None and entry.knows(pin["version"]), pin
+    assert all(catalog.eks_addon(name) is not None for name in EKS_ADDONS)
+    assert catalog.eks_addon("aws-ebs-csi-driver").provisioners == ["ebs.csi.aws.com"]
+
+
 def test_the_catalog_reads_switches_with_chart_defaults():
     kps = catalog.chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts")
     assert kps is not None and kps.knows("75.15.1") and not kps.knows("75.16.0")
