@@ -1,19 +1,31 @@
 """How fast is `aiplat check`? Seconds and resources/second, end to end and engine only.
 
     .venv/bin/python benchmarks/check_speed.py [--repeat 3]
+    .venv/bin/python benchmarks/check_speed.py --baseline REF [--candidate HEAD] [--pairs 11] [--stack prod]
 
 Measures (a) the CLI in a fresh interpreter (`aiplat check prod`, what a user waits for,
 imports included) and (b) the recording engine alone on the prod stack and on a synthetic
 20-region stack built from prod's settings. Prints a Markdown table for the README.
+
+``--baseline REF`` compares two commits instead: each is extracted (``git archive``) into a
+directory laid out as the installed package (``aiplat`` = components/, with policies/ and
+serving/ inside it, as pyproject's package-dir maps them) and run as
+``python -m aiplat.cli check STACK`` from its own project root, with this checkout's
+build/models. Runs alternate in pairs (baseline first, then candidate first, ...) so drift
+on a shared machine hits both; it prints each pair's candidate/baseline ratio, their median
+and spread.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,10 +84,76 @@ def time_cli(stack: str, repeat: int) -> float:
     return statistics.median(times)
 
 
+def checkout(ref: str, into: Path) -> Path:
+    """``ref`` extracted under ``into``; returns the sys.path entry that imports it as ``aiplat``."""
+    src, pkg = into / "src", into / "pkg"
+    src.mkdir(parents=True)
+    pkg.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    for sub in ("policies", "serving"):  # package-dir: aiplat.policies = policies/, aiplat.serving = serving/
+        (src / "components" / sub).symlink_to(src / sub, target_is_directory=True)
+    (pkg / "aiplat").symlink_to(src / "components", target_is_directory=True)
+    (src / "build").symlink_to(ROOT / "build", target_is_directory=True)  # the same model repository
+    return pkg
+
+
+def run_checkout(pkg: Path, stack: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the child) of one ``aiplat check``. On a shared
+    machine the wall time swings with the other load; the CPU time is what the run itself costs."""
+    env = {**os.environ, "PYTHONPATH": str(pkg)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "aiplat.cli", "check", stack], cwd=pkg.parent / "src", env=env,
+                   check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def compare(baseline: str, candidate: str, pairs: int, stack: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="check-speed-") as tmp:
+        base = checkout(baseline, Path(tmp) / "baseline")
+        cand = checkout(candidate, Path(tmp) / "candidate")
+        for pkg in (base, cand):  # each imports its own tree, not this checkout's editable install
+            where = subprocess.run([sys.executable, "-c", "import aiplat; print(aiplat.__file__)"],
+                                   env={**os.environ, "PYTHONPATH": str(pkg)}, capture_output=True, text=True,
+                                   check=True).stdout.strip()
+            assert where.startswith(str(pkg)), where
+        run_checkout(base, stack)  # warm the file cache (and the bytecode caches) for both
+        run_checkout(cand, stack)
+        rows = []  # (baseline (wall, cpu), candidate (wall, cpu))
+        for i in range(pairs):
+            order = [("b", base), ("c", cand)] if i % 2 == 0 else [("c", cand), ("b", base)]
+            t = {k: run_checkout(pkg, stack) for k, pkg in order}
+            rows.append((t["b"], t["c"]))
+            print(f"pair {i + 1:2d} ({'base first' if i % 2 == 0 else 'cand first'}): "
+                  f"wall {t['b'][0]:.2f}s / {t['c'][0]:.2f}s ratio {t['c'][0] / t['b'][0]:.3f}; "
+                  f"CPU {t['b'][1]:.2f}s / {t['c'][1]:.2f}s ratio {t['c'][1] / t['b'][1]:.3f}", flush=True)
+    print(f"\n`aiplat check {stack}`, {pairs} alternating pairs, baseline {baseline}, candidate {candidate}, "
+          f"{sys.platform}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    print("| | baseline median s (min-max) | candidate median s (min-max) | ratio median | ratio interquartile | "
+          "ratio min-max |\n|---|---:|---:|---:|---:|---:|")
+    for name, k in (("wall", 0), ("CPU (user+sys)", 1)):
+        b, c = [r[0][k] for r in rows], [r[1][k] for r in rows]
+        ratios = sorted(y / x for x, y in zip(b, c))
+        q = statistics.quantiles(ratios, n=4)
+        print(f"| {name} | {statistics.median(b):.2f} ({min(b):.2f}-{max(b):.2f}) | "
+              f"{statistics.median(c):.2f} ({min(c):.2f}-{max(c):.2f}) | {statistics.median(ratios):.3f} | "
+              f"{q[0]:.3f}-{q[2]:.3f} | {ratios[0]:.3f}-{ratios[-1]:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", metavar="REF", help="compare `aiplat check` of REF with --candidate")
+    parser.add_argument("--candidate", metavar="REF", default="HEAD")
+    parser.add_argument("--pairs", type=int, default=11)
+    parser.add_argument("--stack", default="prod")
     args = parser.parse_args()
+    if args.baseline:
+        compare(args.baseline, args.candidate, args.pairs, args.stack)
+        return
     rows = []
     cli_prod = time_cli("prod", args.repeat)
     secs, n = time_engine("prod", read_stack_config(stack_file_path("prod")), args.repeat)

@@ -155,9 +155,13 @@ PULSAR_COMPONENTS = ("zookeeper", "bookkeeper", "autorecovery", "broker", "proxy
 
 
 def helm_values(a: VectorStoreArgs, storage_class: str, identity_annotation: dict[str, Any],
-                root_password: str) -> dict[str, Any]:
+                root_password: str | pulumi.Output[str]) -> dict[str, Any]:
     """The chart values (pure; tested). Object storage is the region's bucket through the
-    pod identity, never MinIO and never static keys."""
+    pod identity, never MinIO and never static keys.
+
+    ``root_password`` may be an Output (the generated one): then only ``user.yaml`` holds it,
+    as a secret, and every other value stays known at preview (a changed value is a diff in
+    ``pulumi preview``; the deploy analysis reads the volume claims and the ServiceMonitor)."""
     spread = lambda component: [{  # noqa: E731 - one spread rule per component
         "maxSkew": 1,
         "topologyKey": "topology.kubernetes.io/zone",

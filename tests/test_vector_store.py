@@ -116,11 +116,15 @@ def test_aws_vector_store_per_configured_region(record, stack, regions, mode):
         release = _one(rec, comp, "kubernetes:helm.sh/v3:Release")
         assert {k: release.inputs[k] for k in ("chart", "version", "name", "namespace")} == {
             "chart": "milvus", "version": MILVUS_CHART_VERSION, "name": "milvus", "namespace": "milvus"}
-        # Only the root password's user.yaml is secret (unknown until the password exists); the
-        # rest of the values (requests, node selectors) is readable.
-        assert release.inputs["values"]["extraConfigFiles"]["user.yaml"] == engine.UNKNOWN
-        assert release.inputs["values"]["nodeSelector"] == {"aiplat.io/pool": "milvus"}
-        assert release.inputs["values"]["tolerations"] == [
+        # only user.yaml (it holds the root password) is secret; the rest is known at preview
+        values = release.inputs["values"]
+        # unknown until the password exists (a first preview), and a secret leaf after
+        assert values["extraConfigFiles"] == {"user.yaml": engine.UNKNOWN}
+        assert values["etcd"]["persistence"]["storageClass"] == sc.inputs["metadata"]["name"]
+        assert values["externalS3"]["bucketName"] == bucket.inputs["bucket"] and "secretKey" not in values["externalS3"]
+        assert set(values["serviceAccount"]["annotations"]) == {"eks.amazonaws.com/role-arn"}
+        assert values["nodeSelector"] == {"aiplat.io/pool": "milvus"}
+        assert values["tolerations"] == [
             {"key": "aiplat.io/dedicated", "operator": "Equal", "value": "milvus", "effect": "NoSchedule"}]
         assert release.inputs["repositoryOpts"] == {"repo": "https://zilliztech.github.io/milvus-helm/"}
         assert {bucket.urn, sc.urn, secret.urn} <= set(release.dependencies)

@@ -23,7 +23,10 @@ resource installs the CRDs of an API group and which installs a CSI provisioner;
 their custom resources and storage classes ``depends_on`` exactly that resource, so a first
 ``pulumi up`` never creates a custom resource before its CRD exists. Without an
 ``Installers`` (a component used on a cluster aiplat did not build) nothing is added: the
-CRDs are then that cluster's owner's business.
+CRDs are then that cluster's owner's business. Which groups a chart installs, and which CSI
+drivers EKS and GKE run, come from the installers catalog (components/catalog/installers.yaml,
+``charts.crd_groups``): the deploy analysis of ``aiplat check`` judges the graph with the same
+facts.
 
 Where the code is: ``charts`` (pins, values, StorageClass parameters; pure), ``iam`` (the
 IAM documents; pure), ``_aws`` (the EKS add-ons), ``_gcp`` (the GKE firewall rule).
@@ -50,6 +53,7 @@ from aiplat.addons.charts import (
     EKS_ADDONS,
     KEDA_NAMESPACE,
     VOLUME_CLUSTER_TAG,
+    crd_groups,
     keda_values,
     load_balancer_controller_values,
     storage_class_parameters,
@@ -72,6 +76,7 @@ __all__ = [
     "BUILT_IN_PROVISIONERS",
     "VOLUME_CLUSTER_TAG",
     "keda_values",
+    "crd_groups",
     "load_balancer_controller_values",
     "storage_class_parameters",
     "load_balancer_controller_policy",
@@ -194,14 +199,13 @@ class ClusterAddons(AiplatComponent):
         keda_deps = [_gcp.keda_control_plane_firewall(self, args)] if args.cloud == "gcp" else []
         self.releases["keda"] = self._release("keda", KEDA_NAMESPACE, keda_values(), create_namespace=True,
                                               depends_on=keda_deps)
-        groups["keda.sh"] = groups["eventing.keda.sh"] = self.releases["keda"]
         self.releases["prometheus-operator-crds"] = self._release("prometheus-operator-crds", ADDON_NAMESPACE, {})
-        groups["monitoring.coreos.com"] = self.releases["prometheus-operator-crds"]
         if args.cloud == "aws":
-            lbc = _aws.load_balancer_controller(self, args)
-            self.releases["aws-load-balancer-controller"] = lbc
-            for group in ("elbv2.k8s.aws", "aga.k8s.aws", "gateway.k8s.aws"):
-                groups[group] = lbc
+            self.releases["aws-load-balancer-controller"] = _aws.load_balancer_controller(self, args)
+        for key, release in self.releases.items():  # the groups each chart installs: the installers catalog
+            for group in crd_groups(key):
+                groups[group] = release
+        if args.cloud == "aws":
             addon, self.ebs, sc = _aws.ebs_csi(self, args)
             provisioners[EBS_CSI_PROVISIONER] = addon
             self.storage_class = DEFAULT_STORAGE_CLASS

@@ -6,10 +6,13 @@ the stack file (exit 2 with every bad key path), runs the project's program (its
 prints the resource inventory grouped by region and component, the monthly cost at full
 scale (``aiplat.policies.cost``) and the verdicts of the CrossGuard pack evaluated
 through the SDK's own analyzer (``aiplat.policies.offline``) with ``--policy-config`` or
-the project's ``policies/config/<stack>.json``. Exit 1 on any mandatory violation.
+the project's ``policies/config/<stack>.json``, and the deploy analysis
+(``aiplat.tools.deploy``: what would make the first ``pulumi up`` fail, read from the
+graph). Exit 1 on any mandatory violation or deploy blocker, 2 on bad configuration or usage.
 
-``--json`` writes ``{"stack", "steps", "changeSummary", "cost", "policies"}`` where
-``steps`` has the shape of ``pulumi preview --json``.
+``--json`` writes ``{"stack", "steps", "changeSummary", "cost", "policies", "deploy"}`` where
+``steps`` has the shape of ``pulumi preview --json`` and ``deploy`` is
+``{"blockers": [...], "warnings": [...]}``, each ``{"resource", "rule", "message", "change"}``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aiplat.errors import ConfigError, UsageError
 from aiplat.policies import cost, offline
 from aiplat.project import Project, find_project, load_platform_config, read_stack_config, resolve_stack_file
 from aiplat.testing import engine
+from aiplat.tools import deploy
 
 GLOBAL = "global"
 
@@ -34,15 +38,17 @@ GLOBAL = "global"
 def register(sub) -> None:
     p = sub.add_parser("check", help="run a stack offline: inventory, cost and policy verdicts",
                        description="Run the Pulumi project's program for STACK offline under a recording engine "
-                                   "and print the resource inventory, the monthly cost and the policy verdicts. "
-                                   "Exit 1 on a mandatory policy violation, 2 on bad configuration or usage.")
+                                   "and print the resource inventory, the monthly cost, the policy verdicts and "
+                                   "what would make the first `pulumi up` fail (deploy analysis). "
+                                   "Exit 1 on a mandatory policy violation or a deploy blocker, 2 on bad "
+                                   "configuration or usage.")
     add_stack_arguments(p)
     p.add_argument("--program", metavar="FILE",
                    help="run this program file instead of the project's main (same stack config)")
     p.add_argument("--policy-config", metavar="PATH",
                    help="policy pack config (--policy-pack-config format); default: the project's "
                         "policies/config/<STACK>.json when present")
-    add_json_option(p, "the preview-shaped graph with cost and verdicts")
+    add_json_option(p, "the preview-shaped graph with cost, verdicts and the deploy analysis")
     p.set_defaults(func=run)
 
 
@@ -54,8 +60,9 @@ def run(args) -> int:
     if not program.is_file():
         raise UsageError(f"program not found: {program}" + ("" if args.program else f" (main of {project.root})"))
     policy_config = Path(args.policy_config) if args.policy_config else project.policy_config(args.stack)
+    config = read_stack_config(path)
     try:
-        recording = engine.run_stack(args.stack, read_stack_config(path), program, project=project.name)
+        recording = engine.run_stack(args.stack, config, program, project=project.name)
     except ConfigError as exc:  # what only the program can judge (the model files), named like the rest
         raise exc.with_source(str(path)) from None
     except pulumi.RunError as exc:  # the program stopped itself with a message (no traceback under pulumi either)
@@ -63,6 +70,7 @@ def run(args) -> int:
     steps = recording.steps()
     estimate = cost.estimate(steps)
     report = evaluate(project, args.stack, steps, policy_config)
+    analysis = analyze_deploy(args.stack, recording, config)
     console = console_for(human_stream(args))
     render(console, args.stack, recording)
     console.print(cost_table(estimate))
@@ -72,8 +80,21 @@ def run(args) -> int:
     verdict = "[bold red]FAIL[/]" if n_mandatory else "[bold green]PASS[/]"
     console.print(f"{verdict} policies: {n_mandatory} mandatory violation(s), {len(report.advisories)} advisory "
                   f"({report.config_path})")
-    emit_json(args.json_path, build_result(args.stack, recording, estimate, report))
-    return report.exit_code
+    if analysis.findings:
+        console.print(deploy_table(args.stack, analysis))
+    n_blockers = len(analysis.blockers)
+    verdict = "[bold red]FAIL[/]" if n_blockers else "[bold green]PASS[/]"
+    console.print(f"{verdict} deploy: {n_blockers} blocker(s), {len(analysis.warnings)} warning(s) "
+                  f"({len(deploy.RULE_MODULES)} rules)")
+    emit_json(args.json_path, build_result(args.stack, recording, estimate, report, analysis))
+    return report.exit_code or (1 if n_blockers else 0)
+
+
+def analyze_deploy(stack: str, recording: engine.Recording, config: dict[str, Any]) -> deploy.DeployReport:
+    """The deploy analysis of the recorded graph, secrets shown to it (``pulumi preview --json
+    --show-secrets``): the offline run holds them anyway, and a value the analysis needs must
+    not be hidden only because a sibling value in the same input is a secret."""
+    return deploy.analyze(recording.steps(show_secrets=True), deploy.Context(stack, config))
 
 
 def evaluate(project: Project, stack: str, steps: list[dict[str, Any]], policy_config: Path | None):
@@ -86,15 +107,19 @@ def golden_document(project: Project, stack: str, recording: engine.Recording) -
     """What ``aiplat check STACK --json`` writes for a stack of ``project`` with its own policy config."""
     steps = recording.steps()
     report = evaluate(project, stack, steps, project.policy_config(stack))
-    return build_result(stack, recording, cost.estimate(steps), report)
+    analysis = analyze_deploy(stack, recording, read_stack_config(project.stack_file(stack)))
+    return build_result(stack, recording, cost.estimate(steps), report, analysis)
 
 
-def build_result(stack: str, recording: engine.Recording, estimate=None, report=None) -> dict[str, Any]:
+def build_result(stack: str, recording: engine.Recording, estimate=None, report=None,
+                 analysis: deploy.DeployReport | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"stack": stack, **recording.preview_json()}
     if estimate is not None:
         doc["cost"] = estimate.to_json()
     if report is not None:
         doc["policies"] = report.to_json()
+    if analysis is not None:
+        doc["deploy"] = analysis.as_json()
     return doc
 
 
@@ -122,6 +147,19 @@ def verdict_table(report: offline.PolicyReport) -> Table:
         style = "bold red" if v.mandatory else "yellow"
         table.add_row(v.policy, f"[{style}]{v.enforcement_level}[/]", f"{v.type}\n{v.name}" if v.urn else "stack",
                       v.message)
+    return table
+
+
+def deploy_table(stack: str, analysis: deploy.DeployReport) -> Table:
+    table = Table(title=f"Deploy analysis · {stack} · {len(analysis.blockers)} blocker(s), "
+                        f"{len(analysis.warnings)} warning(s)", show_lines=True)
+    for col in ("rule", "level", "resource", "message", "change"):
+        table.add_column(col, overflow="fold")
+    for f in analysis.findings:
+        style = "bold red" if f.severity == "blocker" else "yellow"
+        head, _, name = f.resource.rpartition("::")
+        type_ = head.rpartition("::")[2].rpartition("$")[2]
+        table.add_row(f.rule, f"[{style}]{f.severity}[/]", f"{type_}\n{name}", f.message, f.change)
     return table
 
 

@@ -5,7 +5,8 @@ and raises one ``ConfigError`` naming every offending key path. The sections:
 
 - ``tags`` (``Tags``), ``regions`` (``RegionConfig`` with its ``GpuPoolConfig``s),
   ``network``, ``cluster``, ``deployer`` (how ``up`` reaches each cluster API), ``serving`` (Triton endpoints and their models), ``gateway``,
-  ``monitoring`` (SLOs, channels, budgets), ``vector_store`` (Milvus and its collections);
+  ``monitoring`` (SLOs, channels, budgets), ``vector_store`` (Milvus and its collections),
+  ``deploy`` (what the clusters have before the first up);
 - ``platform`` composes them (``PlatformConfig``) and judges what reads several sections.
 
 The package imports no component and no cloud SDK (tests/test_config_layout.py), so
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from aiplat.config._base import CLOUD_NAMES, DNS_LABEL, LABEL_VALUE, LOG_RETENTION_DAYS, DnsLabel
 from aiplat.config.cluster import ClusterConfig, SystemNodesConfig
+from aiplat.config.deploy import DeployConfig, PrerequisitesConfig
 from aiplat.config.deployer import DeployerConfig, DeployerNetworkConfig
 from aiplat.config.gateway import (
     ACM_ARN,
@@ -78,6 +80,8 @@ __all__ = [
     # the contract
     "PlatformConfig",
     "Tags",
+    "DeployConfig",
+    "PrerequisitesConfig",
     "RegionConfig",
     "GpuPoolConfig",
     "NetworkConfig",

@@ -23,6 +23,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from aiplat import catalog
 from aiplat.config._base import _ctx, _Model, known, repeated, rule, validate_all
 from aiplat.config.cluster import ClusterConfig
+from aiplat.config.deploy import DeployConfig
 from aiplat.config.deployer import DeployerConfig
 from aiplat.config.gateway import GatewayConfig
 from aiplat.config.monitoring import MonitoringConfig
@@ -81,6 +82,10 @@ class PlatformConfig(_Model):
     )
     gateway: GatewayConfig | None = Field(
         None, description="API gateways per region + one global hostname. Default: none (no gateway)."
+    )
+    deploy: DeployConfig = Field(
+        default_factory=DeployConfig,
+        description="What the clusters have before the first up (the deploy analysis's prerequisites). Default none.",
     )
 
     # -- rules across sections (each runs on whatever validated; see aiplat.config._base) --

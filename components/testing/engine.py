@@ -73,22 +73,34 @@ class Registration:
     struct: struct_pb2.Struct  # the inputs exactly as sent to the engine
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    _dict: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def inputs(self) -> dict[str, Any]:
         """Inputs as ``pulumi preview --json`` prints them."""
-        return _plain(json_format.MessageToDict(self.struct))
+        return _plain(self._struct_dict())
 
     @property
     def is_provider(self) -> bool:
         return self.type.startswith("pulumi:providers:")
 
-    def step(self) -> dict[str, Any]:
+    def revealed_inputs(self) -> dict[str, Any]:
+        """Inputs as ``pulumi preview --json --show-secrets`` prints them (secrets in plain)."""
+        return _plain(self._struct_dict(), show_secrets=True)
+
+    def _struct_dict(self) -> dict[str, Any]:
+        """The struct as a dict, converted once (``_plain`` builds new containers from it, so
+        callers never share it)."""
+        if self._dict is None:
+            self._dict = json_format.MessageToDict(self.struct)
+        return self._dict
+
+    def step(self, show_secrets: bool = False) -> dict[str, Any]:
         state = {
             "urn": self.urn,
             "custom": self.custom,
             "type": self.type,
-            "inputs": self.inputs,
+            "inputs": self.revealed_inputs() if show_secrets else self.inputs,
             "parent": self.parent,
             "protect": self.protect,
             "dependencies": self.dependencies,
@@ -134,8 +146,9 @@ class Recording:
             out += sorted((r for r in self.resources if r not in out), key=lambda r: r.urn)
         return out
 
-    def steps(self) -> list[dict[str, Any]]:
-        return [r.step() for r in self.ordered()]
+    def steps(self, show_secrets: bool = False) -> list[dict[str, Any]]:
+        """The preview's steps; ``show_secrets``: as ``pulumi preview --json --show-secrets``."""
+        return [r.step(show_secrets) for r in self.ordered()]
 
     def preview_json(self) -> dict[str, Any]:
         """The document ``pulumi preview --json`` would print (the parts we can know)."""
@@ -479,14 +492,15 @@ def _hash_assets(value: struct_pb2.Value, key: str, working_directory: Path) -> 
         _hash_assets(v, key, working_directory)
 
 
-def _plain(value: Any) -> Any:
-    """Struct-as-dict -> preview JSON: secrets shown as '[secret]', integral floats as ints."""
+def _plain(value: Any, show_secrets: bool = False) -> Any:
+    """Struct-as-dict -> preview JSON: secrets shown as '[secret]' (or their value with
+    ``show_secrets``), integral floats as ints."""
     if isinstance(value, dict):
         if value.get(_SIG) == rpc._special_secret_sig:
-            return SECRET
-        return {k: _plain(v) for k, v in value.items()}
+            return _plain(value.get("value"), show_secrets) if show_secrets else SECRET
+        return {k: _plain(v, show_secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, show_secrets) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -24,7 +24,14 @@ from aiplat.tools.deploy._graph import Graph
 Severity = Literal["blocker", "warning"]
 
 # Rule modules of this package, in report order (each: RULE, check(graph, ctx)).
-RULE_MODULES: tuple[str, ...] = ("reach", "gcp_apis", "schedulable")
+RULE_MODULES: tuple[str, ...] = (
+    "crd_installed",
+    "volume_provisioner",
+    "triton_models",
+    "schedulable",
+    "reach",
+    "gcp_apis",
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,20 @@ class Context:
     def platform(self) -> dict[str, Any]:
         value = self.config.get("aiplat:platform")
         return value if isinstance(value, dict) else {}
+
+    def prerequisites(self, what: str) -> list[str]:
+        """``deploy.prerequisites.<what>`` of the platform config (``crds``: "group/version" or
+        "group/version/Kind" the clusters already serve; ``provisioners``: CSI drivers they run)
+        — what the program does not install because the clusters have it. Validated by
+        ``aiplat.config.deploy``."""
+        value = self.platform.get("deploy", {})
+        value = value.get("prerequisites", {}) if isinstance(value, dict) else {}
+        value = value.get(what, []) if isinstance(value, dict) else []
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    def has_crd(self, api_version: str, kind: str) -> bool:
+        declared = self.prerequisites("crds")
+        return api_version in declared or f"{api_version}/{kind}" in declared
 
 
 @dataclass
