@@ -39,7 +39,7 @@ def register(sub) -> None:
     p = sub.add_parser("check", help="run a stack offline: inventory, cost and policy verdicts",
                        description="Run the Pulumi project's program for STACK offline under a recording engine "
                                    "and print the resource inventory, the monthly cost, the policy verdicts and "
-                                   "what would make the first `pulumi up` fail (deploy analysis). "
+                                   "what would make the first pulumi up fail (deploy analysis). "
                                    "Exit 1 on a mandatory policy violation or a deploy blocker, 2 on bad "
                                    "configuration or usage.")
     add_stack_arguments(p)
