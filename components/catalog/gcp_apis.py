@@ -16,11 +16,10 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiplat.catalog import CATALOG_DIR
-from aiplat.catalog.gpu import _pydantic_problems, _read_yaml
-from aiplat.errors import ConfigError
+from aiplat.catalog.gpu import _load_file
 
 GCP_APIS_FILE = CATALOG_DIR / "gcp_apis.yaml"
 SERVICE_TYPE = "gcp:projects/service:Service"
@@ -66,10 +65,7 @@ class _File(BaseModel):
 
 @lru_cache(maxsize=None)
 def _data() -> _File:
-    try:
-        return _File.model_validate(_read_yaml(GCP_APIS_FILE))
-    except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc), str(GCP_APIS_FILE)) from None
+    return _load_file(_File, GCP_APIS_FILE)
 
 
 def catalog_date() -> dt.date:

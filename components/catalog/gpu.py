@@ -159,6 +159,15 @@ def _read_yaml(path: Path):
         raise ConfigError([Problem("", f"cannot read: {exc}")], str(path)) from None
 
 
+def _load_file(model, path: Path):
+    """A catalog file read and validated by its pydantic ``model``; a ConfigError naming the file
+    and every offending key path otherwise."""
+    try:
+        return model.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(exc), str(path)) from None
+
+
 def load_gpu_catalog(path: Path = GPU_FILE) -> dict[str, dict[str, GpuInstanceType]]:
     """Parse and validate a GPU catalog file: {cloud: {name: GpuInstanceType}}.
 

@@ -14,11 +14,10 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiplat.catalog import CATALOG_DIR
-from aiplat.catalog.gpu import _pydantic_problems, _read_yaml
-from aiplat.errors import ConfigError
+from aiplat.catalog.gpu import _load_file
 
 INSTALLERS_FILE = CATALOG_DIR / "installers.yaml"
 PRESENT = "present"
@@ -133,10 +132,7 @@ class _File(_Strict):
 
 @lru_cache(maxsize=None)
 def _data() -> _File:
-    try:
-        return _File.model_validate(_read_yaml(INSTALLERS_FILE))
-    except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc), str(INSTALLERS_FILE)) from None
+    return _load_file(_File, INSTALLERS_FILE)
 
 
 def catalog_date() -> dt.date:

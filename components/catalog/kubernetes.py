@@ -14,11 +14,10 @@ import datetime as dt
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiplat.catalog import CATALOG_DIR
-from aiplat.catalog.gpu import _pydantic_problems, _read_yaml
-from aiplat.errors import ConfigError
+from aiplat.catalog.gpu import _load_file
 
 KUBERNETES_FILE = CATALOG_DIR / "kubernetes.yaml"
 Period = Literal["unreleased", "standard", "extended", "ended"]
@@ -54,10 +53,7 @@ class _File(BaseModel):
 
 @lru_cache(maxsize=None)
 def _data() -> _File:
-    try:
-        return _File.model_validate(_read_yaml(KUBERNETES_FILE))
-    except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc), str(KUBERNETES_FILE)) from None
+    return _load_file(_File, KUBERNETES_FILE)
 
 
 def catalog_date() -> dt.date:
