@@ -20,4 +20,9 @@ ALL_POLICIES = [
     required_tags.POLICY,
 ]
 
-__all__ = ["ALL_POLICIES", "PACK_ENFORCEMENT_LEVEL"]
+# The module of each policy, in the same order: each exposes ``NAME``, ``POLICY`` and
+# ``coverage(resource_type) -> aiplat.policies._judge.Coverage`` (the fail-closed contract;
+# tests/test_policy_coverage.py walks every type the shipped stacks use through it).
+POLICY_MODULES = [model_approval, data_residency, spend_cap, security_baseline, required_tags]
+
+__all__ = ["ALL_POLICIES", "PACK_ENFORCEMENT_LEVEL", "POLICY_MODULES"]
