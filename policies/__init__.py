@@ -8,6 +8,7 @@ gRPC server and blocks, so only ``__main__`` constructs it) and what the offline
 from pulumi_policy import EnforcementLevel
 
 from aiplat.policies import data_residency, model_approval, required_tags, security_baseline, spend_cap
+from aiplat.policies._config import strict
 
 # Policies that do not set their own level inherit this one (the SDK's default too).
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
@@ -19,6 +20,12 @@ ALL_POLICIES = [
     security_baseline.POLICY,
     required_tags.POLICY,
 ]
+
+# Every policy the pack serves refuses a config it does not understand (unknown or missing
+# required properties are violations of that policy): the Pulumi CLI does not refuse unknown
+# properties, so the pack must (aiplat.policies._config). The modules' own POLICY objects stay
+# as they are; these wrappers are what PolicyPack and the offline runner run.
+ALL_POLICIES = [strict(p) for p in ALL_POLICIES]
 
 # The module of each policy, in the same order: each exposes ``NAME``, ``POLICY`` and
 # ``coverage(resource_type) -> aiplat.policies._judge.Coverage`` (the fail-closed contract;

@@ -9,8 +9,10 @@ which is what ``PolicyPack`` serves over gRPC. We call it in-process:
    parse the ``--policy-pack-config`` file (a value is an enforcement level string or an
    object with ``enforcementLevel`` and properties), start from each policy's level and
    schema defaults, apply ``all`` (enforcement level only) then per-policy entries, and
-   validate each policy's properties with JSON Schema. Stricter than the CLI in one way:
-   a key naming no policy is an error (the CLI ignores it, which hides typos).
+   validate each policy's properties with JSON Schema. Stricter than the CLI: a key naming
+   no policy, a property no policy declares, properties under ``all`` are errors (the CLI
+   ignores them, which hides typos; the pack refuses them itself under the CLI, see
+   ``aiplat.policies._config``).
 3. ``Configure`` with that config, ``ConfigureStack``, ``Analyze`` for every resource in
    registration order (inputs; provider inputs attached), ``AnalyzeStack`` once (outputs
    when the step has them, else inputs; parent, dependencies, property dependencies).
@@ -29,13 +31,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import jsonschema
 import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from aiplat.errors import ConfigError, Problem, UsageError
+from aiplat.policies._config import problems as config_problems
 
 POLICIES_DIR = Path(__file__).resolve().parent
 PACK_NAME = "aiplat"
@@ -117,20 +119,29 @@ def parse_config(doc: Any, source: str | None = None) -> dict[str, dict[str, Any
 
 
 def reconcile(info: pb.AnalyzerInfo, given: dict[str, dict[str, Any]],
-              source: str | None = None) -> dict[str, PolicyConfig]:
+              source: str | None = None, strict: bool = True) -> dict[str, PolicyConfig]:
     """Defaults from the pack's ``GetAnalyzerInfo``, then ``all``, then per-policy config;
-    validated by JSON Schema."""
+    validated by JSON Schema.
+
+    ``strict`` (what ``aiplat check`` runs) also refuses what the CLI lets through: a key naming
+    no policy, a property a policy's schema does not declare (``residencyzone``), properties
+    under ``all`` (the CLI reads only its level). ``strict=False`` is the CLI's reconciliation
+    exactly; the pack's own wrapper (``aiplat.policies._config.strict``) refuses the rest there."""
     schemas, result = {}, {}
     for p in info.policies:
         schema = json_format.MessageToDict(p.configSchema, preserving_proto_field_name=True)
         props_schema = schema.get("properties", {})
         defaults = {k: v["default"] for k, v in props_schema.items() if "default" in v}
-        schemas[p.name] = {"type": "object", **({"properties": props_schema} if props_schema else {}),
-                           **({"required": schema["required"]} if schema.get("required") else {})}
+        schemas[p.name] = schema
         result[p.name] = PolicyConfig(_LEVEL_NAMES[p.enforcementLevel], defaults)
 
-    problems = [Problem(k, f"no policy named {k!r} in pack {PACK_NAME!r} (policies: {', '.join(sorted(result))})")
-                for k in given if k != "all" and k not in result]
+    problems = []
+    if strict:
+        problems += [Problem(k, f"no policy named {k!r} in pack {PACK_NAME!r} (policies: {', '.join(sorted(result))})")
+                     for k in given if k != "all" and k not in result]
+        problems += [Problem(f"all.{k}", "'all' takes only enforcementLevel (the CLI ignores anything else); "
+                                         "set properties under the policy's own name")
+                     for k in (given.get("all") or {}).get("properties", {})]
     all_level = (given.get("all") or {}).get("enforcementLevel")
     if all_level:
         result = {k: PolicyConfig(all_level, v.properties) for k, v in result.items()}
@@ -141,13 +152,7 @@ def reconcile(info: pb.AnalyzerInfo, given: dict[str, dict[str, Any]],
         result[name] = PolicyConfig(level, {**result[name].properties, **entry["properties"]})
 
     for name, cfg in result.items():
-        validator = jsonschema.Draft7Validator(schemas[name])
-        for err in sorted(validator.iter_errors(cfg.properties), key=lambda e: list(e.absolute_path)):
-            parts = [name, *(str(p) for p in err.absolute_path)]
-            if err.validator == "required":  # the missing key itself, under the object that lacks it
-                parts.append(err.message.split(chr(39))[1])
-            path = ".".join(parts)
-            problems.append(Problem(path, err.message))
+        problems += config_problems(name, schemas[name], cfg.properties, unknown=strict)
     if problems:
         raise ConfigError(problems, source)
     return result

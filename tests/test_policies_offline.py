@@ -16,7 +16,7 @@ import aiplat.policies as policies
 from aiplat.errors import ConfigError, UsageError
 from aiplat.cli.check import cost_table, verdict_table
 from aiplat.policies import offline
-from tests.policy_steps import approved_catalog, good_aws_eu, write_config
+from tests.policy_steps import approved_catalog, eu_config, good_aws_eu, write_config
 from tests._project import policy_config_path
 
 NAMES = ["model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"]
@@ -27,7 +27,9 @@ def test_pack_policies_have_stable_names_descriptions_and_defaults():
     for p in policies.ALL_POLICIES:
         assert p.description and "\n" not in p.description
         assert p.config_schema is not None
-        assert all("default" in spec for spec in p.config_schema.properties.values()), p.name
+        # a property is required (no default) or has a default, never both (tests/test_policy_schema.py)
+        required = set(p.config_schema.required or [])
+        assert all("default" in spec or key in required for key, spec in p.config_schema.properties.items()), p.name
     levels = {p.name: p.enforcement_level for p in policies.ALL_POLICIES}
     assert levels["model-approval"] == levels["data-residency"] == levels["spend-cap"] == EnforcementLevel.MANDATORY
     assert isinstance(policies.spend_cap.POLICY, StackValidationPolicy)
@@ -61,39 +63,140 @@ def test_every_stack_has_a_policy_config_in_cli_format(stacks):
             assert config[name].enforcement_level == "mandatory", (stack, name)
 
 
-def test_config_defaults_all_and_overrides(tmp_path):
-    path = write_config(tmp_path, {"all": "disabled", "spend-cap": {"enforcementLevel": "mandatory",
-                                                                     "maxGpus": 4}})
-    config = offline.load_config(path)
-    assert config["spend-cap"] == offline.PolicyConfig("mandatory", {"maxMonthlyUsd": 50000, "maxGpus": 4,
-                                                                     "reservedTerm": "1y"})
-    assert config["data-residency"] == offline.PolicyConfig("disabled", {"residencyZone": "global",
-                                                                         "exemptTypes": []})
-    # without "all", each policy keeps its own level
-    config = offline.load_config(write_config(tmp_path, {}, "empty.json"))
-    assert config["required-tags"].enforcement_level == "advisory"
-    assert config["model-approval"].enforcement_level == "mandatory"
+def _probe_pack(*policies_):
+    return offline.make_servicer(list(policies_)).GetAnalyzerInfo(None, None)
+
+
+def _noop(args, report):
+    return None
+
+
+PROBES = [
+    StackValidationPolicy("limits", "limits", validate=_noop, enforcement_level=EnforcementLevel.MANDATORY,
+                          config_schema=PolicyConfigSchema({
+                              "cap": {"type": "number", "exclusiveMinimum": 0},
+                              "gpus": {"type": "integer", "minimum": 0, "default": 16},
+                              "term": {"type": "string", "enum": ["1y", "3y"], "default": "1y"}},
+                              required=["cap"])),
+    ResourceValidationPolicy("labels", "labels", validate=_noop,
+                             config_schema=PolicyConfigSchema({"keys": {"type": "array", "default": ["owner"]}})),
+]
+
+
+def test_config_defaults_all_and_overrides():
+    """The CLI's reconciliation, on probe policies (the pack's own schemas belong to the policies)."""
+    info = _probe_pack(*PROBES)
+    config = offline.reconcile(info, offline.parse_config({"all": "disabled", "limits": {
+        "enforcementLevel": "mandatory", "cap": 100, "gpus": 4}}))
+    assert config["limits"] == offline.PolicyConfig("mandatory", {"cap": 100, "gpus": 4, "term": "1y"})
+    assert config["labels"] == offline.PolicyConfig("disabled", {"keys": ["owner"]})
+    # without "all", each policy keeps its own level (labels: the pack's advisory)
+    config = offline.reconcile(info, offline.parse_config({"limits": {"cap": 1}}))
+    assert (config["labels"].enforcement_level, config["limits"].enforcement_level) == ("advisory", "mandatory")
+
+
+def test_an_empty_file_is_an_empty_config(tmp_path):
     (tmp_path / "blank.json").write_text("  \n")
-    assert offline.load_config(tmp_path / "blank.json")["spend-cap"].properties["maxGpus"] == 16
+    assert offline.parse_config_file(tmp_path / "blank.json") == {}  # the CLI accepts an empty file
+
+
+def _prod_with(doc: dict) -> dict:
+    """The shipped prod policy config with ``doc`` merged in per policy, so only ``doc`` is wrong."""
+    base = json.loads(policy_config_path("prod").read_text())
+    for key, value in doc.items():
+        base[key] = {**base[key], **value} if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return base
 
 
 @pytest.mark.parametrize("doc,path,message", [
     ({"spend-cap": {"maxMonthlyUsd": "lots"}}, "spend-cap.maxMonthlyUsd", "'lots' is not of type 'number'"),
-    ({"spend-cap": {"maxGpus": -1}}, "spend-cap.maxGpus", "-1 is less than the minimum of 0"),
     ({"data-residency": {"residencyZone": "mars"}}, "data-residency.residencyZone", "'mars' is not one of"),
-    ({"model-approval": {"dataClassification": "secret"}}, "model-approval.dataClassification", "is not one of"),
     ({"required-tags": {"requiredTags": []}}, "required-tags.requiredTags", "should be non-empty"),
     ({"spend-cap": {"enforcementLevel": "strict"}}, "spend-cap.enforcementLevel", "'strict' is not a valid"),
     ({"all": "blocking"}, "all", "'blocking' is not a valid enforcement level"),
     ({"spend-caps": {"maxGpus": 1}}, "spend-caps", "no policy named 'spend-caps'"),
     ({"spend-cap": 3}, "spend-cap", "must be a string or object"),
+    # typos are errors, never the permissive default they were meant to replace
+    ({"data-residency": {"residencyzone": "eu"}}, "data-residency.residencyzone",
+     "unknown property; did you mean 'residencyZone'?"),
+    ({"spend-cap": {"maxMonthlyUSD": 5000}}, "spend-cap.maxMonthlyUSD", "unknown property; did you mean 'maxMonthlyUsd'?"),
+    ({"all": {"enforcementLevel": "mandatory", "maxGpus": 4}}, "all.maxGpus", "'all' takes only enforcementLevel"),
 ])
 def test_bad_config_is_one_config_error_naming_the_key(tmp_path, doc, path, message):
     with pytest.raises(ConfigError) as err:
-        offline.load_config(write_config(tmp_path, doc))
+        offline.load_config(write_config(tmp_path, _prod_with(doc)))
     assert [p.path for p in err.value.problems] == [path]
     assert message in err.value.problems[0].message
     assert err.value.exit_code == 2
+
+
+def test_every_problem_at_once_and_a_required_property_has_no_default():
+    info = _probe_pack(*PROBES)
+    with pytest.raises(ConfigError) as err:
+        offline.reconcile(info, offline.parse_config({"limits": {"gpus": -1, "Term": "1y"}, "labels": {"kyes": []}}))
+    assert [(p.path, p.message.split(";")[0].split(" (")[0]) for p in err.value.problems] == [
+        ("labels.kyes", "unknown property"),
+        ("limits.Term", "unknown property"),
+        ("limits.cap", "required property missing"),
+        ("limits.gpus", "-1 is less than the minimum of 0"),
+    ]
+    assert "did you mean 'keys'?" in err.value.problems[0].message
+    assert "did you mean 'term'?" in err.value.problems[1].message
+    # an empty config: the required property is missing (no default stands in for it)
+    with pytest.raises(ConfigError, match="limits.cap: required property missing"):
+        offline.reconcile(info, {})
+
+
+def test_the_cli_lets_unknown_properties_through_so_the_pack_refuses_them(tmp_path):
+    """Under the real CLI (strict=False reproduces its reconciliation: no additionalProperties), a
+    typo reaches the pack; every policy of ALL_POLICIES refuses it itself, as a violation at its level."""
+    doc = offline.parse_config(json.loads(eu_config(tmp_path).read_text()))
+    doc["data-residency"]["properties"]["residencyzone"] = "us"  # a typo next to the real key
+    doc["required-tags"] = {"enforcementLevel": "mandatory", "properties": {"requiredtags": ["owner"]}}
+    servicer = offline.make_servicer()
+    info = servicer.GetAnalyzerInfo(None, None)
+    with pytest.raises(ConfigError):
+        offline.reconcile(info, doc)  # aiplat check: exit 2
+    config = offline.reconcile(info, doc, strict=False)  # the CLI: accepted
+    steps = good_aws_eu().steps
+    verdicts = offline.run_analyzer(lambda m, r: getattr(servicer, m)(r, None), steps, "x", config)
+    residency = [v for v in verdicts if v.policy == "data-residency"]
+    assert [(v.enforcement_level, v.name) for v in residency] == [("mandatory", "")]  # the stack, judged no further
+    assert residency[0].message.startswith("policy config refused (data-residency.residencyzone: unknown property; "
+                                           "did you mean 'residencyZone'?")
+    assert residency[0].message.endswith("the stack not judged: fix the policy config")
+    tags = [v for v in verdicts if v.policy == "required-tags"]
+    live = [s["newState"] for s in steps if s.get("op", "create") != "delete"]
+    assert sorted(v.name for v in tags) == sorted(s["urn"].split("::")[-1] for s in live)  # every resource
+    assert all(v.mandatory and "required-tags.requiredtags: unknown property" in v.message for v in tags)
+    # the same config without the typos: no config verdicts
+    clean = offline.reconcile(info, offline.parse_config(json.loads(eu_config(tmp_path).read_text())))
+    again = offline.run_analyzer(lambda m, r: getattr(servicer, m)(r, None), steps, "x", clean)
+    assert not [v for v in again if "policy config refused" in v.message]
+
+
+def test_the_pack_refuses_a_missing_required_property_and_bad_values_itself():
+    from aiplat.policies._config import strict
+
+    judged = []
+
+    def limits(args, report):
+        judged.append(dict(args.get_config()))
+
+    probe = strict(StackValidationPolicy("limits", "limits", validate=limits, enforcement_level=EnforcementLevel.MANDATORY,
+                                         config_schema=PROBES[0].config_schema))
+    assert strict(probe) is probe and probe.inner.name == "limits"
+    servicer = offline.make_servicer([probe])
+    call = lambda m, r: getattr(servicer, m)(r, None)  # noqa: E731
+    steps = good_aws_eu().steps
+    for props, text in [({}, "limits.cap: required property missing"),
+                        ({"cap": 10, "gpus": 2.5}, "limits.gpus: 2.5 is not of type 'integer'")]:
+        verdicts = offline.run_analyzer(call, steps, "x", {"limits": offline.PolicyConfig("mandatory", props)})
+        assert [(v.policy, v.enforcement_level) for v in verdicts] == [("limits", "mandatory")]
+        assert text in verdicts[0].message
+    assert judged == []  # never judged with a config it does not understand
+    verdicts = offline.run_analyzer(call, steps, "x", {"limits": offline.PolicyConfig("mandatory", {"cap": 10, "gpus": 2})})
+    assert verdicts == [] and judged == [{"cap": 10.0, "gpus": 2.0}]
 
 
 def test_missing_config_and_bad_json(tmp_path):
@@ -105,7 +208,7 @@ def test_missing_config_and_bad_json(tmp_path):
 
 
 def test_malformed_steps_are_a_usage_error(tmp_path):
-    cfg = write_config(tmp_path, {})
+    cfg = eu_config(tmp_path)
     with pytest.raises(UsageError, match="step 0 .* has no newState"):
         offline.evaluate([{"op": "create", "urn": "u"}], "x", cfg)
     assert offline.evaluate([{"op": "delete", "urn": "u", "oldState": {}}], "x", cfg).verdicts == []

@@ -64,6 +64,18 @@ def _retention(v: int | None) -> int | None:
     return v
 
 
+def not_empty(hint: str):
+    """A field check for an optional list whose absence means "all": an empty list is an error, not
+    "all" (nor "none"), since a stack file that says ``[]`` means something and it is not clear what."""
+
+    def check(v: list | None) -> list | None:
+        if v is not None and len(v) == 0:
+            raise ValueError(f"an empty list is not 'all'; {hint}")
+        return v
+
+    return check
+
+
 def one_message(message: str) -> WrapValidator:
     """For a union field: one problem saying what the field takes, not one per member of the union
     (pydantic would report ``certificate.literal['create']`` and ``certificate.dict[str,str]``)."""

@@ -15,6 +15,12 @@ CLOUD_NAMES = {"aws": "EKS", "gcp": "GKE"}
 
 
 SYSTEM_NODE_TYPES = {"aws": "m6i.large", "gcp": "e2-standard-4"}
+# The system pool runs the add-ons (CoreDNS, the load-balancer and autoscaler controllers,
+# monitoring, the Milvus operator): a fixed set of Deployments with 2-3 replicas each, none of
+# which scales with inference traffic (Triton and Milvus run on their own pools). The shipped
+# prod stacks cap it at 6; 20 is three times that. A larger cap is a slip (an extra zero) or
+# load placed on the wrong pool, and the autoscaler would buy it: refused, not priced.
+SYSTEM_NODES_MAX = 20
 
 
 class SystemNodesConfig(_Model):
@@ -22,7 +28,16 @@ class SystemNodesConfig(_Model):
         None, description="Default: m6i.large (AWS), e2-standard-4 (GCP). A type of components/catalog/machines.yaml "
                           "whose allocatable holds the largest pod the platform runs there (500m CPU / 512Mi).")
     min_nodes: int = Field(2, ge=1, description="Default 2, so add-ons survive a node loss.")
-    max_nodes: int = Field(4, ge=1, description="Default 4.")
+    max_nodes: int = Field(4, ge=1,
+                           description=f"Default 4; at most {SYSTEM_NODES_MAX} (the pool runs only the add-ons).")
+
+    @field_validator("min_nodes", "max_nodes")
+    @classmethod
+    def _bounded(cls, v: int) -> int:
+        if v > SYSTEM_NODES_MAX:
+            raise ValueError(f"{v} nodes; the system pool runs only the add-ons (a fixed set of 2-3 replica "
+                             f"Deployments, not the inference load): at most {SYSTEM_NODES_MAX}")
+        return v
 
     @rule
     def _range(self, ctx):
@@ -42,6 +57,11 @@ class SystemNodesConfig(_Model):
             known_types = ", ".join(t.name for t in instances.machine_types(cloud) if not t.gpus)
             yield Problem("instance_type", f"{self.instance_type!r} is not {'an AWS' if cloud == 'aws' else 'a GCP'} type of the instance "
                                            f"catalog (components/catalog/machines.yaml: {known_types})")
+            return
+        if spec.gpus:
+            known_types = ", ".join(t.name for t in instances.machine_types(cloud) if not t.gpus)
+            yield Problem("instance_type", f"{self.instance_type!r} is a GPU type ({spec.gpus} x {spec.gpu_model}); the "
+                                           f"system nodes run only the add-ons: use a general-purpose type ({known_types})")
             return
         cpu, mem = (cpu_millicores(SYSTEM_POD_MAX_REQUEST[0]), memory_mib(SYSTEM_POD_MAX_REQUEST[1]))
         alloc = spec.allocatable()

@@ -141,6 +141,24 @@ class PlatformConfig(_Model):
                                                        "networks need disjoint ranges")
 
     @rule
+    def _system_nodes_offered(self, ctx):
+        # The system pool runs in every region of the stack: its type must be offered in each.
+        from aiplat.catalog import instances
+        from aiplat.config.cluster import SYSTEM_NODE_TYPES
+
+        cloud = ctx.get("cloud")
+        if cloud not in SYSTEM_NODE_TYPES:
+            return
+        itype = self.cluster.system_nodes.instance_type or SYSTEM_NODE_TYPES[cloud]
+        spec = instances.get(cloud, itype)
+        if spec is None:  # an unknown type: the field's own problem
+            return
+        for i, r in known(self.regions, "name"):
+            if r.name in catalog.regions(cloud) and not spec.offered_in(r.name):
+                yield Problem("cluster.system_nodes.instance_type", f"{itype} is not offered in regions[{i}] "
+                                                                    f"{r.name} (instance catalog)")
+
+    @rule
     def _vector_store_regions(self, ctx):
         if self.vector_store is not None:
             yield from _under("vector_store", self.vector_store.region_problems(self._region_names()))

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import CLOUD_NAMES, DnsLabel, _ctx, _Model, known, repeated, rule
+from aiplat.config._base import CLOUD_NAMES, DnsLabel, _ctx, _Model, known, not_empty, repeated, rule
 from aiplat.errors import Problem
 from aiplat.refs import reserved_problem
 
@@ -28,7 +28,9 @@ class GpuPoolConfig(_Model):
     max_nodes: int = Field(ge=1, description="Hard cap on reserved + on-demand nodes.")
     spot_max_nodes: int = Field(0, ge=0, description="Optional spot tier on top of the cap. Default 0 (off).")
     commitment: Literal["1y", "3y"] = Field("1y", description="Term priced for reserved nodes. Default 1y.")
-    zones: list[str] | None = Field(None, description="Subset of the region's zones. Default: all of them.")
+    zones: list[str] | None = Field(
+        None,
+        description="Subset of the region's zones. Default (key absent): all of them; an empty list is an error.")
 
     @field_validator("instance_type")
     @classmethod
@@ -41,6 +43,8 @@ class GpuPoolConfig(_Model):
             did = f"; did you mean {', '.join(hint[:3])}?" if hint else ""
             raise ValueError(f"{v!r} is not a known {CLOUD_NAMES[cloud]} GPU instance type{did}")
         return v
+
+    _zones_listed = field_validator("zones")(not_empty("omit zones for every zone of the region, or list them"))
 
     @rule
     def _caps(self, ctx):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 from pydantic import Field, ValidationInfo, field_validator
 
 from aiplat import catalog
-from aiplat.config._base import DnsLabel, Unknown, _ctx, _Model, if_known, known, repeated, rule
+from aiplat.config._base import DnsLabel, Unknown, _ctx, _Model, if_known, known, not_empty, repeated, rule
 from aiplat.errors import Problem
 from aiplat.refs import (
     DIGEST_RE,
@@ -104,7 +104,9 @@ class EndpointConfig(_Model):
 
     name: DnsLabel = Field(description="Endpoint name (DNS label); namespace triton-<name>.")
     pool: str = Field(description="GPU pool name; must exist in every region the endpoint runs in.")
-    regions: list[str] | None = Field(None, description="Regions to serve in. Default: every stack region.")
+    regions: list[str] | None = Field(
+        None,
+        description="Regions to serve in. Default (key absent): every stack region; an empty list is an error.")
     min_replicas: int = Field(1, ge=1, description="Stable replicas at least. Default 1.")
     max_replicas: int = Field(
         2, ge=1, description="Stable replicas at most. Default 2. (max + canary) x gpus_per_replica <= pool GPUs."
@@ -115,6 +117,8 @@ class EndpointConfig(_Model):
     )
     image: str = Field(TRITON_IMAGE, description=f"Pinned tritonserver image. Default {TRITON_IMAGE}.")
     models: list[ServedModelConfig] = Field(min_length=1, description="At least one model.")
+
+    _regions_listed = field_validator("regions")(not_empty("omit regions for every stack region, or list them"))
 
     @field_validator("image")
     @classmethod
