@@ -181,13 +181,14 @@ class _Residency:
                 self._bucket_claims(where, bm.group("bucket"), types, follow, claims, unresolved, key)
         for hm in _HOST.finditer(text):
             host = hm.group("host").lower()
+            at = where if host == text.lower().rstrip(".") else f"{where} ({host})"
             am = AWS_HOST_RE.search(host)
             if am:
-                claims.append((f"{where} ({host})", "aws", am.group("region")))
+                claims.append((at, "aws", am.group("region")))
                 continue
             gm = _GOOGLE_REGIONAL.match(host)
             if gm and jurisdiction("gcp", gm.group("loc")) is not None:
-                claims.append((f"{where} ({host})", "gcp", gm.group("loc")))
+                claims.append((at, "gcp", gm.group("loc")))
         if cloud == "gcp" and "/" in text:
             pm = GCP_PATH_RE.search(text)
             if pm:
@@ -270,8 +271,9 @@ class _Residency:
             placed, why = self.provider_location(r)
             # a GCP provider without region places nothing by itself; what relies on it is refused
             if why and not (cloud == "gcp" and "sets no region" in why):
-                report(f"{label}: cannot judge: {why}; set its region to one of "
-                       f"{', '.join(_zone_regions(self.zone, cloud or 'aws')[:6])}", r.urn)
+                fix = ("point its kubeconfig at a cluster of this stack" if cloud is None else
+                       f"set its region to one of {', '.join(_zone_regions(self.zone, cloud)[:6])}")
+                report(f"{label}: cannot judge: {why}; {fix}", r.urn)
             self._judge(r, label, placed + [c for c in claims if c[0] != "region"], report)
             return
         # AWS resources live in their provider's region unless they set `region` themselves; the

@@ -902,7 +902,8 @@ def validate(args, report_violation) -> None:
     if not judged:
         return
     if catalog is None:
-        report_violation(f"cannot check models: {catalog_error}", None)
+        for r, _ in judged:
+            report_violation(f"cannot check models of {r.name}: {catalog_error}", r.urn)
         return
     cls = stack_classification(resources)
     for urn, problem in cls.findings:

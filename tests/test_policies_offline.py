@@ -27,7 +27,10 @@ def test_pack_policies_have_stable_names_descriptions_and_defaults():
     for p in policies.ALL_POLICIES:
         assert p.description and "\n" not in p.description
         assert p.config_schema is not None
-        assert all("default" in spec for spec in p.config_schema.properties.values()), p.name
+        # a property has a default, is required (no permissive default), or says why it has none
+        assert all("default" in spec or name in (p.config_schema.required or []) or
+                   "No default" in spec.get("description", "")
+                   for name, spec in p.config_schema.properties.items()), p.name
     levels = {p.name: p.enforcement_level for p in policies.ALL_POLICIES}
     assert levels["model-approval"] == levels["data-residency"] == levels["spend-cap"] == EnforcementLevel.MANDATORY
     assert isinstance(policies.spend_cap.POLICY, StackValidationPolicy)
@@ -62,19 +65,23 @@ def test_every_stack_has_a_policy_config_in_cli_format(stacks):
 
 
 def test_config_defaults_all_and_overrides(tmp_path):
+    zone = {"data-residency": {"residencyZone": "eu"}}  # required: no default zone
     path = write_config(tmp_path, {"all": "disabled", "spend-cap": {"enforcementLevel": "mandatory",
-                                                                     "maxGpus": 4}})
+                                                                     "maxGpus": 4}, **zone})
     config = offline.load_config(path)
     assert config["spend-cap"] == offline.PolicyConfig("mandatory", {"maxMonthlyUsd": 50000, "maxGpus": 4,
                                                                      "reservedTerm": "1y"})
-    assert config["data-residency"] == offline.PolicyConfig("disabled", {"residencyZone": "global",
+    assert config["data-residency"] == offline.PolicyConfig("disabled", {"residencyZone": "eu", "allowedTypes": [],
                                                                          "exemptTypes": []})
     # without "all", each policy keeps its own level
-    config = offline.load_config(write_config(tmp_path, {}, "empty.json"))
+    config = offline.load_config(write_config(tmp_path, zone, "empty.json"))
     assert config["required-tags"].enforcement_level == "advisory"
     assert config["model-approval"].enforcement_level == "mandatory"
+    # an empty config no longer judges "no residency at all": the zone is required
     (tmp_path / "blank.json").write_text("  \n")
-    assert offline.load_config(tmp_path / "blank.json")["spend-cap"].properties["maxGpus"] == 16
+    with pytest.raises(ConfigError) as err:
+        offline.load_config(tmp_path / "blank.json")
+    assert [p.path for p in err.value.problems] == ["data-residency.residencyZone"]
 
 
 @pytest.mark.parametrize("doc,path,message", [
@@ -89,6 +96,7 @@ def test_config_defaults_all_and_overrides(tmp_path):
     ({"spend-cap": 3}, "spend-cap", "must be a string or object"),
 ])
 def test_bad_config_is_one_config_error_naming_the_key(tmp_path, doc, path, message):
+    doc = {"data-residency": {"residencyZone": "eu"}, **doc}  # the one required key, unless the case sets it
     with pytest.raises(ConfigError) as err:
         offline.load_config(write_config(tmp_path, doc))
     assert [p.path for p in err.value.problems] == [path]
@@ -105,7 +113,7 @@ def test_missing_config_and_bad_json(tmp_path):
 
 
 def test_malformed_steps_are_a_usage_error(tmp_path):
-    cfg = write_config(tmp_path, {})
+    cfg = write_config(tmp_path, {"data-residency": {"residencyZone": "eu"}})
     with pytest.raises(UsageError, match="step 0 .* has no newState"):
         offline.evaluate([{"op": "create", "urn": "u"}], "x", cfg)
     assert offline.evaluate([{"op": "delete", "urn": "u", "oldState": {}}], "x", cfg).verdicts == []
@@ -162,7 +170,8 @@ def test_policy_reading_an_unknown_becomes_advisory_like_the_engine(tmp_path):
 
 def test_report_json_and_table(tmp_path):
     (tmp_path / "a.yaml").write_text(approved_catalog(expires="2020-01-01"))
-    cfg = write_config(tmp_path, {"model-approval": {"catalogPath": str(tmp_path / "a.yaml")}})
+    cfg = write_config(tmp_path, {"model-approval": {"catalogPath": str(tmp_path / "a.yaml")},
+                                  "data-residency": {"residencyZone": "eu"}})
     report = offline.evaluate(good_aws_eu().steps, "fixture", cfg)
     doc = report.to_json()
     assert doc["stack"] == "fixture" and doc["mandatory_violations"] == 1
