@@ -68,6 +68,9 @@ _S3_URL = re.compile(r"\bs3a?://(?P<bucket>[a-z0-9][a-z0-9.-]{1,62})")
 _GS_URL = re.compile(r"\bgs://(?P<bucket>[a-z0-9][a-z0-9._-]{1,221})")
 _GCS_HOST = re.compile(r"\bstorage(?:\.cloud)?\.googleapis\.com/(?P<bucket>[a-z0-9][a-z0-9._-]{1,221})")
 _HOST = re.compile(r"(?:https?://|\b)(?P<host>[A-Za-z0-9.-]+\.(?:amazonaws\.com|googleapis\.com|pkg\.dev))\b")
+# Multi-region configurations named by value, whatever the input is called (Spanner's `config`):
+# "eur3", "nam-eur-asia1", "regional-europe-west1", "projects/p/instanceConfigs/nam6".
+_CONFIG_LOCATION = re.compile(r"^(?:projects/[^/]+/instanceConfigs/)?(?:regional-)?(?P<loc>[a-z]+(?:-[a-z]+)*\d+)$")
 _GOOGLE_REGIONAL = re.compile(r"^(?P<loc>[a-z]+(?:-[a-z]+\d+)?)-(?:[a-z]+\.googleapis\.com|docker\.pkg\.dev|"
                               r"[a-z]+\.pkg\.dev)$")
 
@@ -193,6 +196,11 @@ class _Residency:
             pm = GCP_PATH_RE.search(text)
             if pm:
                 claims.append((where, "gcp", pm.group("loc")))
+        if cloud == "gcp":
+            cm = _CONFIG_LOCATION.match(text)
+            if cm and (text.startswith(("regional-", "projects/")) or
+                       cm.group("loc") in catalog.load_yaml("regions.yaml").get("multi_locations", {}).get("gcp", {})):
+                claims.append((where, "gcp", cm.group("loc")))
 
     def _bucket_claims(self, where, name, types, follow, claims, unresolved, key) -> None:
         target = self._bucket_by_name(name, types)
