@@ -31,11 +31,15 @@ region the graph does not carry) is a violation: residency is never assumed.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyResource, StackValidationPolicy
 
 from aiplat import catalog
+from aiplat.errors import ConfigError, Problem, format_path
 from aiplat.policies._graph import StackGraph
 from aiplat.policies._judge import ALLOWED_TYPES, ALLOWED_TYPES_SCHEMA, Coverage, report_unjudged
 from aiplat.policies._props import (ARN_RE, AWS_HOST_RE, GCP_PATH_RE, UNKNOWN, cloud_of, get, is_provider,
@@ -91,6 +95,31 @@ def is_location_key(name: str) -> bool:
     return before not in _NOT_PLACES
 
 
+class _Place(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jurisdiction: str = Field(min_length=1)
+
+
+class _MultiLocations(BaseModel):
+    """``multi_locations`` of regions.yaml: lower-case location -> jurisdiction, per cloud."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aws: dict[str, _Place]
+    gcp: dict[str, _Place]
+
+
+@lru_cache(maxsize=1)
+def multi_locations() -> _MultiLocations:
+    raw = catalog.load_yaml("regions.yaml").get("multi_locations")
+    try:
+        return _MultiLocations.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([Problem(format_path(("multi_locations", *e["loc"])), e["msg"]) for e in exc.errors()],
+                          str(catalog.CATALOG_DIR / "regions.yaml")) from None
+
+
 def jurisdiction(cloud: str, location: str) -> str | None:
     """A region, zone, multi-region or ``global`` -> its jurisdiction (components/catalog/regions.yaml).
     ``cloud`` "any" (a Kubernetes object's value) tries each cloud."""
@@ -98,9 +127,8 @@ def jurisdiction(cloud: str, location: str) -> str | None:
         return next((j for c in catalog.CLOUDS if (j := jurisdiction(c, location)) is not None), None)
     j = catalog.jurisdiction(cloud, location)
     if j is None:
-        extra = catalog.load_yaml("regions.yaml").get("multi_locations", {}).get(cloud, {})
-        entry = extra.get(location.lower()) or extra.get(location)
-        j = entry["jurisdiction"] if entry else None
+        entry = getattr(multi_locations(), cloud, {}).get(location.lower())
+        j = entry.jurisdiction if entry else None
     return j
 
 
@@ -199,7 +227,7 @@ class _Residency:
         if cloud == "gcp":
             cm = _CONFIG_LOCATION.match(text)
             if cm and (text.startswith(("regional-", "projects/")) or
-                       cm.group("loc") in catalog.load_yaml("regions.yaml").get("multi_locations", {}).get("gcp", {})):
+                       cm.group("loc") in multi_locations().gcp):
                 claims.append((where, "gcp", cm.group("loc")))
 
     def _bucket_claims(self, where, name, types, follow, claims, unresolved, key) -> None:

@@ -1,11 +1,24 @@
-"""model-approval: every model version a Triton endpoint serves is approved for this stack.
+"""model-approval: whatever serves a model declares it, agrees with it, and serves only approved versions.
 
-The contract with the Triton component (``aiplat.triton``, components/triton/) — what this policy reads:
+A stack policy. What serves a model (``serving_problems``): any container, in any resource's
+inputs, whose image or program is an inference server of ``policies/inference_servers.yaml``
+(Triton, vLLM, TGI, TorchServe ...), the serving custom resources that catalog lists (KServe
+InferenceService ...), and SageMaker Model / EndpointConfiguration / Endpoint. Each must
+declare its models, and what its args, env or model data load must agree with the declaration
+(``agreement_problems``, ``sagemaker_problems``). The data classification the versions must be
+approved for is the stack's own (``aiplat.policies._classification``: the highest
+``data-classification`` tag/label of the program); the config's ``dataClassification`` may only
+raise it, and a stack without one cannot be judged. ``coverage(type)`` decides, per type, from
+the provider schema and the catalog.
+
+The declaration contract with the Triton component (``aiplat.triton``, components/triton/):
 
     A Kubernetes resource declares the models it serves as a JSON array, in either
-      - the annotation ``aiplat.io/models`` on ``metadata.annotations`` (any kind; on a
-        Deployment also on ``spec.template.metadata.annotations``), or
-      - the key ``aiplat-models.json`` of a ConfigMap's ``data``.
+      - the annotation ``aiplat.io/models`` on ``metadata.annotations`` or on any pod
+        template's ``metadata.annotations`` (any kind), or
+      - the key ``aiplat-models.json`` of a ConfigMap's ``data``;
+    an AWS resource (SageMaker Model) in the tags ``aiplat-model``, ``aiplat-version``,
+    ``aiplat-digest`` (one version; tag values cannot hold JSON).
     Each element: {"name": "<model>", "version": "<version>", "digest": "sha256:<64 hex>",
                    "track": "stable" | "canary"}          (track optional, default stable)
     e.g. aiplat.io/models: '[{"name":"llm","version":"3","digest":"sha256:9f…","track":"stable"},

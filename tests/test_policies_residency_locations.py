@@ -181,3 +181,13 @@ def test_regions_catalog_maps_multi_locations():
     assert data_residency.jurisdiction("aws", "global") == "global"
     assert data_residency.jurisdiction("any", "us-east4") == "us"
     assert data_residency.jurisdiction("gcp", "us-east4-c") == "us"
+
+
+def test_every_multi_location_maps_to_a_jurisdiction_a_zone_knows_or_global():
+    from aiplat import catalog
+
+    known = {v["jurisdiction"] for c in catalog.CLOUDS for v in catalog.regions(c).values()} | {"global", "asia"}
+    ml = data_residency.multi_locations()
+    for cloud in ("aws", "gcp"):
+        for loc, place in getattr(ml, cloud).items():
+            assert loc == loc.lower() and place.jurisdiction in known, (cloud, loc)
