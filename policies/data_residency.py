@@ -263,7 +263,9 @@ class _Residency:
             return [("provider region", cloud, region)], None
         if isinstance(zone, str) and zone:
             return [("provider zone", cloud, zone)], None
-        return [], f"its provider {provider.name} sets no region{' or zone' if cloud == 'gcp' else ''}"
+        what = (f"its default provider (no explicit provider: stack config {cloud}:region)"
+                if provider.name == "default" or provider.name.startswith("default_") else f"its provider {provider.name}")
+        return [], f"{what} sets no region{' or zone' if cloud == 'gcp' else ''}"
 
     def _cluster_location(self, provider) -> tuple[list, str | None]:
         state = self.graph.by_urn.get(provider.urn, provider)
@@ -310,7 +312,7 @@ class _Residency:
                 fix = ("point its kubeconfig at a cluster of this stack" if cloud is None else
                        f"set its region to one of {', '.join(_zone_regions(self.zone, cloud)[:6])}")
                 report(f"{label}: cannot judge: {why}; {fix}", r.urn)
-            self._judge(r, label, placed + [c for c in claims if c[0] != "region"], report)
+            self._judge(r, label, placed + [c for c in claims if c[0] not in ("region", "zone")], report)
             return
         # AWS resources live in their provider's region unless they set `region` themselves; the
         # others where their top-level location-bearing inputs say, else where their provider is.

@@ -423,6 +423,7 @@ class ServerCatalog(BaseModel):
     serving_resources: list[ServingKinds]
     runtime_resources: list[ServingKinds]
     serving_groups: list[str]
+    charts: list[str] = Field(default_factory=list)
     managed: dict[str, Literal["judged"]]
     model_inputs: list[str] = Field(min_length=1)
 
@@ -847,6 +848,13 @@ def serving_problems(r: PolicyResource, graph: StackGraph, entries: list[Any],
     serves = False
     kind, entry = cat.serving_kind(rtype) if rtype.startswith("kubernetes:") else ("", None)
     if rtype in HELM_TYPES:
+        chart = get(r.props, "chart")
+        chart_name = chart.rsplit("/", 1)[-1] if isinstance(chart, str) else None
+        if chart is UNKNOWN or chart_name in cat.charts:
+            serves = True
+            problems.append(f"cannot judge: chart {chart_name or '(unknown at preview)'} installs an inference "
+                            "server, and the models a chart loads cannot be read; deploy it as a Deployment that "
+                            "declares its models")
         for path, value in walk(get(r.props, "values") or {}):
             if isinstance(value, str) and cat.server_of(value, []) and ("/" in value or ":" in value):
                 serves = True

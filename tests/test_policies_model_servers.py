@@ -133,9 +133,13 @@ def test_a_chart_that_runs_a_server_cannot_be_judged(tmp_path):
     g = good_aws_eu()
     g.add("kubernetes:helm.sh/v3:Release", "vllm-stack", {"chart": "vllm-stack", "values": {
         "servingEngineSpec": {"modelSpec": [{"repository": "vllm/vllm-openai", "modelURL": "meta-llama/x"}]}}}, k8s(g))
-    [(name, message)] = evaluate(g, tmp_path)
-    assert name == "vllm-stack"
-    assert "cannot judge: values.servingEngineSpec.modelSpec[0].repository = 'vllm/vllm-openai' runs vllm" in message
+    g.add("kubernetes:helm.sh/v3:Release", "tgi", {"chart": "oci://ghcr.io/acme/charts/text-generation-inference",
+                                                   "values": {}}, k8s(g))
+    verdicts = evaluate(g, tmp_path)
+    assert sorted(n for n, _ in verdicts) == ["tgi", "vllm-stack", "vllm-stack"]
+    assert any("cannot judge: values.servingEngineSpec.modelSpec[0].repository = 'vllm/vllm-openai' runs vllm" in m
+               for _, m in verdicts)
+    assert "cannot judge: chart text-generation-inference installs an inference server" in dict(verdicts)["tgi"]
 
 
 def test_kserve_inference_services_declare_what_their_storage_uri_loads(tmp_path):

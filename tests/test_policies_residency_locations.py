@@ -119,6 +119,18 @@ def test_a_resource_on_the_default_provider_cannot_be_placed(config):
                               "provider")
 
 
+def test_the_default_provider_is_read_like_any_other(config):
+    g = good_gcp_eu()
+    default = g.provider("gcp", "default", project="p")  # the engine's, from stack config without gcp:region
+    g.add("gcp:pubsub/topic:Topic", "topic", {}, default)
+    assert only(residency(g, config), "topic") == [
+        "gcp:pubsub/topic:Topic topic: cannot judge where it is: its default provider (no explicit provider: stack "
+        "config gcp:region) sets no region or zone"]
+    g = good_gcp_eu()
+    g.add("gcp:pubsub/topic:Topic", "topic", {}, g.provider("gcp", "default", project="p", region="europe-west1"))
+    assert only(residency(g, config), "topic") == []
+
+
 def test_kubernetes_objects_are_placed_at_their_cluster_and_their_references_followed(config):
     g = good_aws_eu()
     k8s = g.state("triton")["provider"]
@@ -191,3 +203,15 @@ def test_every_multi_location_maps_to_a_jurisdiction_a_zone_knows_or_global():
     for cloud in ("aws", "gcp"):
         for loc, place in getattr(ml, cloud).items():
             assert loc == loc.lower() and place.jurisdiction in known, (cloud, loc)
+
+
+def test_the_recording_engine_records_default_providers_from_stack_config():
+    import pulumi_aws as aws
+
+    from aiplat.testing import engine
+
+    rec = engine.run_program(lambda: aws.s3.BucketV2("b"), "t", {"aws:region": "eu-west-1"})
+    [provider] = rec.of_type("pulumi:providers:aws")
+    [bucket] = rec.of_type("aws:s3/bucketV2:BucketV2")
+    assert provider.name == "default" and provider.inputs == {"region": "eu-west-1"}
+    assert bucket.provider == f"{provider.urn}::{provider.id}"
