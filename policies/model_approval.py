@@ -424,7 +424,7 @@ class ServerCatalog(BaseModel):
     runtime_resources: list[ServingKinds]
     serving_groups: list[str]
     charts: list[str] = Field(default_factory=list)
-    managed: dict[str, Literal["judged"]]
+    managed: dict[str, Literal["judged", "cannot-judge"]]
     model_inputs: list[str] = Field(min_length=1)
 
     def server_of(self, image: str | None, words: list[str]) -> str | None:
@@ -481,6 +481,9 @@ def coverage(resource_type: str) -> Coverage:
             return Coverage.cannot_judge("a kind of a model-serving operator's API that model-approval does not "
                                          "know (policies/inference_servers.yaml)")
         return Coverage.judged()  # every container, image and model declaration in its inputs is read
+    if cat.managed.get(resource_type) == "cannot-judge":
+        return Coverage.cannot_judge("a managed endpoint whose models are deployed onto it outside the program, "
+                                     "so what it serves cannot be read")
     if resource_type in cat.managed or resource_type in OBJECT_TYPES:
         return Coverage.judged()
     if pkg in _NO_MODELS:
@@ -842,7 +845,7 @@ def serving_problems(r: PolicyResource, graph: StackGraph, entries: list[Any],
     """(serves models?, problems): undeclared or disagreeing servers, and what could not be read."""
     cat = server_catalog()
     rtype = r.resource_type
-    if rtype in cat.managed:
+    if cat.managed.get(rtype) == "judged":
         return True, sagemaker_problems(r, graph, entries, catalog)
     problems: list[str] = []
     serves = False

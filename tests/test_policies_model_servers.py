@@ -303,6 +303,7 @@ def test_a_label_that_is_not_a_class_is_named(tmp_path):
     ("gcp:cloudrunv2/service:Service", "judged"),
     ("gcp:vertex/aiEndpointWithModelGardenDeployment:AiEndpointWithModelGardenDeployment", "cannot-judge"),
     ("aws:bedrock/provisionedModelThroughput:ProvisionedModelThroughput", "cannot-judge"),
+    ("gcp:vertex/aiEndpoint:AiEndpoint", "cannot-judge"),
     ("aws:s3/bucketV2:BucketV2", "not-applicable"),
     ("pulumi:providers:aws", "not-applicable"),
     ("acme:index:Unknown", "cannot-judge"),
