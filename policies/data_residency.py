@@ -263,8 +263,9 @@ class _Residency:
             return [("provider region", cloud, region)], None
         if isinstance(zone, str) and zone:
             return [("provider zone", cloud, zone)], None
-        what = (f"its default provider (no explicit provider: stack config {cloud}:region)"
-                if provider.name == "default" or provider.name.startswith("default_") else f"its provider {provider.name}")
+        default = provider.name == "default" or provider.name.startswith("default_")
+        what = (f"its default provider (no explicit provider: stack config {cloud}:region)" if default
+                else f"its provider {provider.name}")
         return [], f"{what} sets no region{' or zone' if cloud == 'gcp' else ''}"
 
     def _cluster_location(self, provider) -> tuple[list, str | None]:

@@ -725,8 +725,8 @@ def agreement_problems(loads: Loads, entries: list[Any]) -> list[str]:
     c = loads.container
     label = f"container {c.where} ({loads.server}, image {c.image})"
     if not entries:
-        return [f"{label} runs an inference server but declares no models; declare them in the {ANNOTATION} annotation (JSON "
-                "[{name, version, digest}]) so they can be checked against the approved catalog"]
+        return [f"{label} runs an inference server but declares no models; declare them in the {ANNOTATION} "
+                "annotation (JSON [{name, version, digest}]) so they can be checked against the approved catalog"]
     names, repos = _declared_refs(entries)
     out = [f"{label}: cannot judge what it loads: {p}" for p in loads.problems]
     for m in loads.models:
@@ -756,8 +756,9 @@ def _s3_object(graph: StackGraph, url: str) -> PolicyResource | None:
         return None
     bucket, _, key = url[5:].partition("/")
     for r in graph.of_type(*OBJECT_TYPES):
+        deps = graph.property_deps(r, "bucket")
         if get(r.props, "key") == key and (get(r.props, "bucket") in (bucket, None, UNKNOWN) or
-                                           any(get(d.props, "bucket") == bucket for d in graph.property_deps(r, "bucket"))):
+                                           any(get(d.props, "bucket") == bucket for d in deps)):
             return r
     return None
 
@@ -805,7 +806,8 @@ def sagemaker_problems(r: PolicyResource, graph: StackGraph, entries: list[Any],
                     continue
                 published, _ = _object_declaration(obj.props)
                 pub = [{k: p[k] for k in ("name", "version", "digest")} for p in published]
-                mine = [{k: str(e.get(k)) for k in ("name", "version", "digest")} for e in entries if isinstance(e, dict)]
+                mine = [{k: str(e.get(k)) for k in ("name", "version", "digest")}
+                        for e in entries if isinstance(e, dict)]
                 if entries and pub and not any(p in mine for p in pub):
                     out.append(f"{w} loads object {obj.name}, published as {pub[0]['name']} version "
                                f"{pub[0]['version']}, which disagrees with its declaration")

@@ -20,7 +20,8 @@ V2 = {"name": "text-embedder", "version": "2", "track": "stable",
 p = platform()
 region = p.regions["us-east-1"]
 aws.s3.BucketV2("team-patient-notes", bucket="acme-team-patient-notes-use1",
-                tags={"owner": "care-ml", "team": "care", "cost-center": "cc-7001", "data-classification": "restricted"},
+                tags={"owner": "care-ml", "team": "care", "cost-center": "cc-7001",
+                      "data-classification": "restricted"},
                 opts=pulumi.ResourceOptions(provider=region.provider))
 k8s.core.v1.ConfigMap("team-embedder-v2", metadata={"name": "team-embedder-v2", "namespace": "default"},
                       data={"aiplat-models.json": json.dumps([V2])},

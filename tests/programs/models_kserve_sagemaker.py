@@ -23,10 +23,10 @@ k8s.apiextensions.CustomResource("raw-isvc", api_version="serving.kserve.io/v1be
                                                                "storageUri": "hf://meta-llama/Llama-3.1-8B"}}},
                                  opts=pulumi.ResourceOptions(provider=region.cluster.kube_provider))
 opts = pulumi.ResourceOptions(provider=region.provider)
+TGI = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:2.4-tgi3.0-gpu-py311"
 aws.sagemaker.Model("raw-sm-model", execution_role_arn="arn:aws:iam::123456789012:role/sm",
-                    primary_container={"image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
-                                                "huggingface-pytorch-tgi-inference:2.4-tgi3.0-gpu-py311-cu124-ubuntu22.04",
-                                       "model_data_url": "s3://someone-elses-bucket/llm/model.tar.gz"}, opts=opts)
+                    primary_container={"image": TGI, "model_data_url": "s3://someone-elses-bucket/llm/model.tar.gz"},
+                    opts=opts)
 aws.sagemaker.EndpointConfiguration("raw-sm-config", production_variants=[{
     "variant_name": "all", "model_name": "model-from-the-console", "instance_type": "ml.g5.xlarge",
     "initial_instance_count": 1}], opts=opts)

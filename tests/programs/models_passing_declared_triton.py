@@ -27,7 +27,8 @@ models = PROJECT_ROOT / "build" / "models" / "text-embedder"
 objects = [aws.s3.BucketObjectv2(f"team-{key}", bucket=endpoint.bucket, key=f"{PREFIX}/text-embedder/{key}",
                                  source=pulumi.FileAsset(str(models / path)), kms_key_id=endpoint.kms_key,
                                  server_side_encryption="aws:kms", tags=TAGS,
-                                 metadata={"aiplat-model": "text-embedder", "aiplat-version": "1", "aiplat-digest": DIGEST},
+                                 metadata={"aiplat-model": "text-embedder", "aiplat-version": "1",
+                                           "aiplat-digest": DIGEST},
                                  opts=pulumi.ResourceOptions(provider=region.provider))
            for key, path in (("config.pbtxt", "configs/v1.pbtxt"), ("1/model.py", "1/model.py"))]
 k8s.apps.v1.Deployment("team-triton", metadata={"name": "team-triton", "namespace": "triton-embed",
@@ -35,7 +36,8 @@ k8s.apps.v1.Deployment("team-triton", metadata={"name": "team-triton", "namespac
     spec={"replicas": 1, "selector": {"matchLabels": {"app": "team-triton"}},
           "template": {"metadata": {"labels": {"app": "team-triton"}, "annotations": ANNOTATIONS}, "spec": {
               "automountServiceAccountToken": False,
-              "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+              "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+                                  "seccompProfile": {"type": "RuntimeDefault"}},
               "containers": [{
                   "name": "triton", "command": ["tritonserver"],
                   "image": "nvcr.io/nvidia/tritonserver:25.01-py3",

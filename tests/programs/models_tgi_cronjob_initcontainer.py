@@ -11,6 +11,8 @@ EXPECT = {"stack": "dev", "refused": [
     ("model-approval", "raw-triton-init", "runs an inference server but declares no models"),
 ]}
 
+MIRROR = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/tritonserver:25.01"
+
 p = platform()
 kube = p.regions["us-east-1"].cluster.kube_provider
 opts = pulumi.ResourceOptions(provider=kube)
@@ -22,6 +24,6 @@ k8s.batch.v1.CronJob("raw-tgi-nightly", metadata={"name": "raw-tgi-nightly", "na
 k8s.apps.v1.StatefulSet("raw-triton-init", metadata={"name": "raw-triton-init", "namespace": "default"}, spec={
     "serviceName": "raw-triton-init", "selector": {"matchLabels": {"app": "raw-triton-init"}},
     "template": {"metadata": {"labels": {"app": "raw-triton-init"}}, "spec": {
-        "initContainers": [{"name": "warm", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/tritonserver:25.01",
+        "initContainers": [{"name": "warm", "image": MIRROR,
                             "command": ["sh", "-c", "tritonserver --model-repository=/models --exit-timeout-secs=5"]}],
         "containers": [{"name": "app", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]}}}, opts=opts)

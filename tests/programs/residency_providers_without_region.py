@@ -1,6 +1,7 @@
-"""Providers that do not say where: a bucket on the default GCP provider (dev's stack config sets
-no gcp:region, so the engine's default provider has none), a GCP provider with only a zone in the EU (its topic lands in europe-west4), and a
-Kubernetes provider whose kubeconfig names no cluster anyone can place."""
+"""Providers that do not say where: a topic on the default GCP provider (dev's stack config sets
+no gcp:region, so the engine's default provider has none), a GCP provider with only a zone in the
+EU (its topic lands in europe-west4), and a Kubernetes provider whose kubeconfig names no cluster
+anyone can place."""
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
