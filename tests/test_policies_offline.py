@@ -81,7 +81,7 @@ def test_config_defaults_all_and_overrides(tmp_path):
     (tmp_path / "blank.json").write_text("  \n")
     with pytest.raises(ConfigError) as err:
         offline.load_config(tmp_path / "blank.json")
-    assert [p.path for p in err.value.problems] == ["data-residency.residencyZone"]
+    assert "data-residency.residencyZone" in [p.path for p in err.value.problems]
 
 
 @pytest.mark.parametrize("doc,path,message", [
