@@ -248,10 +248,12 @@ def relabel(g, classification):
 
 
 def config_without_class(tmp_path, **model_approval_config):
+    """The fixtures' config (every other policy's keys as they are) without model-approval's class."""
     (tmp_path / "approved.yaml").write_text(approved_catalog(canary_classes=("public", "internal")))
-    return write_config(tmp_path, {"all": "mandatory", "data-residency": {"residencyZone": "eu"},
-                                   "model-approval": {"catalogPath": str(tmp_path / "approved.yaml"),
-                                                      **model_approval_config}}, "class.json")
+    doc = json.loads(eu_config(tmp_path, tmp_path / "approved.yaml").read_text())
+    doc["model-approval"].pop("dataClassification")
+    doc["model-approval"].update(model_approval_config)
+    return write_config(tmp_path, doc, "class.json")
 
 
 def model_verdicts(g, cfg):
