@@ -7,6 +7,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from aiplat.refs import TRITON_IMAGE  # the image the platform's own Triton runs
 from _platform import PROJECT_ROOT, platform
 
 EXPECT = {"stack": "dev", "passes": ["model-approval", "data-residency"]}
@@ -36,11 +37,13 @@ k8s.apps.v1.Deployment("team-triton", metadata={"name": "team-triton", "namespac
     spec={"replicas": 1, "selector": {"matchLabels": {"app": "team-triton"}},
           "template": {"metadata": {"labels": {"app": "team-triton"}, "annotations": ANNOTATIONS}, "spec": {
               "automountServiceAccountToken": False,
+              "volumes": [{"name": "tmp", "emptyDir": {}}],
               "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
                                   "seccompProfile": {"type": "RuntimeDefault"}},
               "containers": [{
                   "name": "triton", "command": ["tritonserver"],
-                  "image": "nvcr.io/nvidia/tritonserver:25.01-py3",
+                  "image": TRITON_IMAGE,
+                  "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                   "args": [f"--model-repository={APPROVED['repository']}", "--model-control-mode=explicit",
                            "--load-model=text-embedder", "--exit-on-error=true"],
                   "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
