@@ -14,7 +14,8 @@ import json
 from typing import Any
 
 STACK = "fixture"
-TAGS = {"owner": "ml-platform", "team": "inference", "cost-center": "cc-4711"}
+# the platform labels everything with the stack's class; model-approval reads it from the stack
+TAGS = {"owner": "ml-platform", "team": "inference", "cost-center": "cc-4711", "data-classification": "restricted"}
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the preview sentinel for an unknown string
 
 
@@ -142,6 +143,8 @@ def good_aws_eu() -> Steps:
                              "resources": ["secrets"]},
         "enabledClusterLogTypes": ["api", "audit"],
     }, p, deps={"vpcConfig": [subnet], "encryptionConfig": [key]})
+    # the Kubernetes provider's kubeconfig comes from the cluster (data-residency places its objects there)
+    g.state("k8s-eu-central-1").update(dependencies=[cluster], propertyDependencies={"kubeconfig": [cluster]})
     g.add("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "oidc", {
         "url": "https://oidc.eks.eu-central-1.amazonaws.com/id/ABC", "clientIdLists": ["sts.amazonaws.com"],
         "thumbprintLists": ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]}, p, deps={"url": [cluster]})

@@ -33,7 +33,8 @@ def test_a_failing_program_raises_after_settling_and_the_next_run_is_clean():
     with pytest.raises(RuntimeError, match="boom"):
         engine.run_program(failing, "t", {})
     rec = engine.run_program(lambda: aws.s3.Bucket("whole"), "t", {})
-    assert [r.name for r in rec.resources] == ["aiplat-t", "whole"]
+    # the bucket names no provider: the engine's default aws provider is recorded with it
+    assert [r.name for r in rec.resources] == ["aiplat-t", "default", "whole"]
 
 
 def test_unknown_invokes_are_errors_not_empty_answers():

@@ -398,6 +398,7 @@ def test_policy_pack_started_as_the_cli_starts_it_gives_the_offline_verdicts(ins
     assert findings["prod.json"] == []  # the shipped prod stack passes its own policy config
     assert set(answered) == {"Configure", "ConfigureStack", "Analyze", "AnalyzeStack"}
     # under the strict config, findings came back through both kinds of request
-    assert {"required-tags", "model-approval"} <= answered["Analyze"]
+    # (model-approval is a stack policy now: it reads the stack's classification from every resource)
+    assert {"required-tags"} <= answered["Analyze"]
     assert {"data-residency", "spend-cap"} <= answered["AnalyzeStack"]
     assert {v.enforcement_level for v in findings["strict.json"]} == {"mandatory"}

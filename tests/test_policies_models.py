@@ -14,7 +14,18 @@ from aiplat.policies.model_approval import load_catalog
 from tests.policy_steps import CANARY, STABLE, approved_catalog, digest, eu_config, good_aws_eu, models_annotation
 
 
+def label(g, classification):
+    """Declare the stack's class the way the platform does: its providers' default tags."""
+    for step in g.steps:
+        inputs = step["newState"]["inputs"]
+        for tags in (inputs.get("defaultTags", {}).get("tags"), inputs.get("defaultLabels")):
+            if isinstance(tags, dict):
+                tags["data-classification"] = classification
+    return g
+
+
 def run(g, tmp_path, catalog_text=None, classification="restricted"):
+    label(g, classification)
     (tmp_path / "approved.yaml").write_text(catalog_text or approved_catalog())
     cfg = eu_config(tmp_path, tmp_path / "approved.yaml", model_approval={"dataClassification": classification})
     report = offline.evaluate(g.steps, "fixture", cfg)
@@ -144,6 +155,7 @@ def catalog_with(stable=(), canary=()) -> str:
 
 
 def run_required(g, tmp_path, catalog_text, require, classification="restricted"):
+    label(g, classification)
     (tmp_path / "approved.yaml").write_text(catalog_text)
     cfg = eu_config(tmp_path, tmp_path / "approved.yaml",
                     model_approval={"dataClassification": classification, "requireEvaluation": require})

@@ -265,7 +265,8 @@ def test_policy_reading_an_unknown_becomes_advisory_like_the_engine(tmp_path):
 
 def test_report_json_and_table(tmp_path):
     (tmp_path / "a.yaml").write_text(approved_catalog(expires="2020-01-01"))
-    cfg = write_config(tmp_path, {"model-approval": {"catalogPath": str(tmp_path / "a.yaml")}})
+    cfg = write_config(tmp_path, {"model-approval": {"catalogPath": str(tmp_path / "a.yaml")},
+                                  "data-residency": {"residencyZone": "eu"}})
     report = offline.evaluate(good_aws_eu().steps, "fixture", cfg)
     doc = report.to_json()
     assert doc["stack"] == "fixture" and doc["mandatory_violations"] == 1

@@ -184,7 +184,8 @@ class _Mocks(pmocks.Mocks):
 
     def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
-        region = self.monitor.provider_region(args.provider) or inputs.get("region") or "us-east-1"
+        default = self.monitor.default_provider_of(args.typ) if not args.provider else None
+        region = self.monitor.provider_region(args.provider or default) or inputs.get("region") or "us-east-1"
         # A name that is itself unknown at preview (e.g. an ACM validation record's) is not an id.
         given = inputs.get("name")
         physical = given if isinstance(given, str) and given else f"{args.name}-{_h(args.name, 7)}"
@@ -209,11 +210,18 @@ class _Mocks(pmocks.Mocks):
         raise NotImplementedError(f"the aiplat mock engine has no answer for invoke {args.token!r}")
 
 
+# Packages whose resources get the engine's default provider when they name none (the clouds
+# and Kubernetes: what the policies place; other packages' providers carry nothing they read).
+DEFAULT_PROVIDER_PACKAGES = ("aws", "gcp", "kubernetes")
+
+
 class RecordingMonitor(pmocks.MockMonitor):
     """A MockMonitor that keeps every registration with its parent, provider and inputs."""
 
-    def __init__(self, working_directory: str | Path | None = None):
+    def __init__(self, working_directory: str | Path | None = None, config: dict[str, Any] | None = None):
         super().__init__(_Mocks(self))
+        self.config = dict(config or {})
+        self._defaults: dict[str, str] = {}  # package -> the default provider's reference
         self.registrations: list[Registration] = []
         self._providers: dict[str, str] = {}  # provider ref -> region
         # Relative asset paths resolve against the program's working directory, as in the engine.
@@ -224,6 +232,9 @@ class RecordingMonitor(pmocks.MockMonitor):
 
     def provider_region(self, ref: str | None) -> str | None:
         return self._providers.get(ref or "")
+
+    def default_provider_of(self, type_: str) -> str | None:
+        return self._defaults.get(type_.split(":", 1)[0])
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """The URN the Pulumi engine gives a resource: its parent's full qualified type chain
@@ -236,6 +247,9 @@ class RecordingMonitor(pmocks.MockMonitor):
         return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), type_, name])
 
     def RegisterResource(self, request):
+        package = request.type.split(":", 1)[0]
+        default = (self._default_provider(package) if request.custom and not request.provider and
+                   package in DEFAULT_PROVIDER_PACKAGES else "")
         response = super().RegisterResource(request)
         struct = struct_pb2.Struct()
         struct.CopyFrom(request.object)
@@ -261,8 +275,30 @@ class RecordingMonitor(pmocks.MockMonitor):
             region = reg.inputs.get("region")
             if region:
                 self._providers[f"{reg.urn}::{reg.id}"] = region
+        elif default:
+            reg.provider = default
         self.registrations.append(reg)
         return response
+
+    def _default_provider(self, package: str) -> str:
+        """The engine's default provider of ``package`` for a resource that names none: registered
+        once, its inputs the stack config's ``<package>:`` keys (as strings, as the engine passes
+        them), so a policy reads its region as it would under ``pulumi preview``."""
+        if package not in self._defaults:
+            inputs = {k.split(":", 1)[1]: v if isinstance(v, str) else json.dumps(v)
+                      for k, v in sorted(self.config.items()) if k.startswith(f"{package}:")}
+            struct = struct_pb2.Struct()
+            struct.update(inputs)
+            type_ = f"pulumi:providers:{package}"
+            urn = self.make_urn("", type_, "default")
+            rid = _h(urn, 32)
+            self.registrations.append(Registration(urn=urn, type=type_, name="default", custom=True, parent="",
+                                                   provider="", protect=False, dependencies=[],
+                                                   property_dependencies={}, struct=struct, id=rid))
+            self._defaults[package] = f"{urn}::{rid}"
+            if inputs.get("region"):
+                self._providers[self._defaults[package]] = inputs["region"]
+        return self._defaults[package]
 
 
 def run_program(
@@ -284,7 +320,7 @@ def run_program(
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor(working_directory)
+    monitor = RecordingMonitor(working_directory, config)
     _reset(project, stack)
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, list(secret_keys or [])
