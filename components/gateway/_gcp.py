@@ -180,7 +180,12 @@ def _esp(
                         ),
                         security_context=k8s.core.v1.SecurityContextArgs(
                             run_as_non_root=True, run_as_user=ESP_UID, run_as_group=ESP_GID,
-                            allow_privilege_escalation=False, read_only_root_filesystem=False,
+                            allow_privilege_escalation=False,
+                            # ESPv2's start script writes the generated Envoy bootstrap into the
+                            # image's filesystem; a named exception of workload-hardening.
+                            read_only_root_filesystem=False,
+                            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
                     )],
                 ),
