@@ -61,7 +61,7 @@ def coverage(resource_type: str) -> Coverage:
     if resource_type in JUDGED:
         return Coverage.judged()
     if resource_type in _kinds.HELM_TYPES:
-        return Coverage.cannot_judge(f"{_kinds.HELM_REASON}: their load balancers' logs cannot be read")
+        return Coverage.judged()  # by its pin and whether its values expose a load balancer
     if resource_type in _kinds.KNOWN_CUSTOM:
         return Coverage.not_applicable(f"{_kinds.KNOWN_CUSTOM[resource_type]}: holds no objects, balances no traffic")
     if schema(resource_type) is None:
@@ -270,6 +270,8 @@ def validate(args, report_violation) -> None:
         cov = coverage(r.resource_type)
         if cov.kind == "cannot-judge":
             report_unjudged(NAME, r.resource_type, r.name, cov.reason, checks.allowed, report_violation, r.urn)
+        elif r.resource_type in _kinds.HELM_TYPES and (problem := _kinds.release_problem(r.props)):
+            report_unjudged(NAME, r.resource_type, r.name, problem, checks.allowed, report_violation, r.urn)
     for check in (checks.s3, checks.gcs, checks.load_balancers, checks.kubernetes, checks.targets):
         check()
 

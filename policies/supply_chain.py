@@ -42,7 +42,7 @@ def coverage(resource_type: str) -> Coverage:
     if (why := _kinds.trivial(resource_type)) is not None:
         return Coverage.not_applicable(why)
     if resource_type in _kinds.HELM_TYPES:
-        return Coverage.cannot_judge(f"{_kinds.HELM_REASON}: their images cannot be read")
+        return Coverage.judged()  # by its pin and its image values (validate_release)
     if resource_type in _kinds.KNOWN_CUSTOM:
         return Coverage.not_applicable(f"{_kinds.KNOWN_CUSTOM[resource_type]}: names no image")
     if resource_type in JSON_IMAGES:
@@ -97,6 +97,9 @@ def validate(args, report_violation) -> None:
         report_unjudged(NAME, args.resource_type, args.name, cov.reason, allowed, report_violation, None)
         return
     exceptions = {e["image"]: e["reason"] for e in config.get("unpinnedImages", [])}
+    if args.resource_type in _kinds.HELM_TYPES:
+        validate_release(args, exceptions, allowed, report_violation)
+        return
     for path in image_paths(args.resource_type):
         for where, image in values_at(args.props, path):
             if isinstance(image, Mapping):  # a Kubernetes image volume: {reference, pullPolicy}
@@ -109,6 +112,35 @@ def validate(args, report_violation) -> None:
             problem = image_problem(image, exceptions)
             if problem:
                 report_violation(f"{args.resource_type} {args.name}: {path_str(where)}: {problem}", None)
+
+
+def _image_value(path: tuple) -> bool:
+    keys = [k for k in path if isinstance(k, str)]
+    return any("image" in k.lower() for k in keys) or (bool(keys) and keys[-1] in ("repository", "registry", "digest"))
+
+
+def validate_release(args, exceptions: dict[str, str], allowed: list[str], report_violation) -> None:
+    """A Helm release: a chart the installers catalog knows at that version, and no image override in its
+    values unless named in ``unpinnedImages`` as ``helm:<chart>:<values path>=<value>``."""
+    problem = _kinds.helm_pin_problem(args.props)
+    if problem:
+        report_unjudged(NAME, args.resource_type, args.name, problem, allowed, report_violation, None)
+        return
+    chart = get(args.props, "chart")
+    for path, value in _kinds.helm_values(args.props):
+        if not path or _image_value(path):
+            if value is UNKNOWN:
+                report_unjudged(NAME, args.resource_type, args.name, f"values {path_str(path) or ''} are unknown at "
+                                "preview", allowed, report_violation, None)
+                continue
+        else:
+            continue
+        key = f"helm:{chart}:{path_str(path)}={value}"
+        if key not in exceptions:
+            report_violation(f"{args.resource_type} {args.name}: values {path_str(path)}={value!r} overrides an image "
+                             f"the chart renders, which cannot be checked for digest or registry; set it by digest "
+                             f"from an approved registry and name it in {NAME}.unpinnedImages as {key!r} with the "
+                             "reason", None)
 
 
 POLICY = ResourceValidationPolicy(

@@ -85,7 +85,7 @@ def coverage(resource_type: str) -> Coverage:
     if resource_type in DECIDED:
         return Coverage.not_applicable(DECIDED[resource_type])
     if resource_type in _kinds.HELM_TYPES:
-        return Coverage.cannot_judge(f"{_kinds.HELM_REASON}: their Services and Ingresses cannot be read")
+        return Coverage.judged()  # by its pin and whether its values expose a load balancer
     if resource_type in _kinds.KNOWN_CUSTOM:
         return Coverage.not_applicable(f"{_kinds.KNOWN_CUSTOM[resource_type]}: opens no connection")
     s = schema(resource_type)
@@ -260,6 +260,8 @@ def validate(args, report_violation) -> None:
         cov = coverage(r.resource_type)
         if cov.kind == "cannot-judge":
             report_unjudged(NAME, r.resource_type, r.name, cov.reason, checks.allowed, report_violation, r.urn)
+        elif r.resource_type in _kinds.HELM_TYPES and (problem := _kinds.release_problem(r.props)):
+            report_unjudged(NAME, r.resource_type, r.name, problem, checks.allowed, report_violation, r.urn)
     for check in (checks.aws_lb, checks.api_gateway, checks.gcp, checks.kubernetes):
         check()
 

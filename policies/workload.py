@@ -41,7 +41,7 @@ def coverage(resource_type: str) -> Coverage:
     if (why := _kinds.trivial(resource_type)) is not None:
         return Coverage.not_applicable(why)
     if resource_type in _kinds.HELM_TYPES:
-        return Coverage.cannot_judge(f"{_kinds.HELM_REASON}: their pod settings cannot be read")
+        return Coverage.judged()  # by its pin and its pod-setting values (validate_release)
     if resource_type in _kinds.KNOWN_CUSTOM:
         return Coverage.not_applicable(f"{_kinds.KNOWN_CUSTOM[resource_type]}: runs no pod")
     if resource_type in _kinds.JSON_CONTAINERS:
@@ -122,6 +122,9 @@ def validate(args, report_violation) -> None:
     if cov.kind == "cannot-judge":
         report_unjudged(NAME, args.resource_type, args.name, cov.reason, allowed, report_violation, None)
         return
+    if args.resource_type in _kinds.HELM_TYPES:
+        validate_release(args, config, allowed, report_violation)
+        return
     found = [(p, get(args.props, *p)) for p in pod_spec_paths(args.resource_type)]
     found = [(p, v) for p, v in found if v is not None]
     if not found:
@@ -149,6 +152,34 @@ def validate(args, report_violation) -> None:
         for check, message in container_problems(spec, c).items():
             if check not in waived:
                 report_violation(f"{head}: container {cname!r} ({where}): {message}", None)
+
+
+# Values that weaken a chart's pods, whatever the chart: key -> (weakening value, check).
+WEAKENING = {"privileged": (True, "privileged"), "allowPrivilegeEscalation": (True, "allowPrivilegeEscalation"),
+             "hostNetwork": (True, "hostNamespaces"), "hostPID": (True, "hostNamespaces"),
+             "hostIPC": (True, "hostNamespaces"), "runAsNonRoot": (False, "runAsNonRoot"),
+             "runAsUser": (0, "runAsNonRoot"), "readOnlyRootFilesystem": (False, "readOnlyRootFilesystem")}
+
+
+def validate_release(args, config: dict, allowed: list[str], report_violation) -> None:
+    """A Helm release: a chart the installers catalog knows at that version, and no value that weakens
+    its pods unless ``exceptions`` names ``<namespace>/<release>`` and the check."""
+    problem = _kinds.helm_pin_problem(args.props)
+    if problem:
+        report_unjudged(NAME, args.resource_type, args.name, problem, allowed, report_violation, None)
+        return
+    workload = f"{get(args.props, 'namespace', default='default')}/{get(args.props, 'name', default=args.name)}"
+    waived = _exceptions(config, workload, "*")
+    for path, value in _kinds.helm_values(args.props):
+        key = path[-1] if path else None
+        if value is UNKNOWN and (not path or key in WEAKENING):
+            report_unjudged(NAME, args.resource_type, args.name, f"values {path_str(path)} are unknown at preview",
+                            allowed, report_violation, None)
+            continue
+        weak = WEAKENING.get(key)
+        if weak and value == weak[0] and type(value) is type(weak[0]) and weak[1] not in waived:
+            report_violation(f"{args.resource_type} {args.name} ({workload}): values {path_str(path)}={value!r} "
+                             f"weakens the chart's pods ({weak[1]}); remove it or name the exception", None)
 
 
 POLICY = ResourceValidationPolicy(
