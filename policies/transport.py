@@ -2,7 +2,7 @@
 
 The class comes from the stack itself (``aiplat.policies._classification``): the highest
 ``data-classification`` any resource or provider declares. A stack that declares none cannot
-be judged (a violation). Below ``confidential`` nothing is required. At ``confidential`` and
+be judged (a violation), as soon as it has anything that carries requests. Below ``confidential`` nothing is required. At ``confidential`` and
 ``restricted`` every hop that carries a request is read, with the semantics of the service:
 
 - AWS Application/Network Load Balancer listeners: ``HTTPS`` or ``TLS`` (an ``HTTP`` listener
@@ -57,7 +57,8 @@ ENDPOINTS = "gcp:endpoints/service:Service"
 K8S_SERVICE = "kubernetes:core/v1:Service"
 K8S_INGRESSES = ("kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:networking.k8s.io/v1beta1:Ingress",
                  "kubernetes:extensions/v1beta1:Ingress")
-JUDGED = (*LISTENERS, *TARGET_GROUPS, V2_INTEGRATION, REST_INTEGRATION, *DOMAINS, SNS_SUB, CLOUDFRONT,
+CLASSIC_ELB = "aws:elb/loadBalancer:LoadBalancer"
+JUDGED = (*LISTENERS, *TARGET_GROUPS, *LISTENER_RULES, CLASSIC_ELB, V2_INTEGRATION, REST_INTEGRATION, *DOMAINS, SNS_SUB, CLOUDFRONT,
           *GCP_BACKENDS, *GCP_HTTP_PROXIES, ENDPOINTS, K8S_SERVICE, *K8S_INGRESSES)
 # Types with a protocol/URI input that need no check, and why.
 DECIDED = {
@@ -68,7 +69,16 @@ DECIDED = {
     "aws:alb/loadBalancer:LoadBalancer": "its listeners and target groups carry the protocols (judged there)",
     "gcp:compute/targetHttpsProxy:TargetHttpsProxy": "an HTTPS frontend",
     "gcp:compute/targetSslProxy:TargetSslProxy": "a TLS frontend",
+    "aws:ec2/networkAclRule:NetworkAclRule": "an L4 filter rule: it admits traffic, it carries none",
+    "aws:apigatewayv2/authorizer:Authorizer": "its authorizerUri is a Lambda function API Gateway invokes through "
+                                              "the AWS API (JWT authorizers have none)",
+    "aws:eks/cluster:Cluster": "the Kubernetes API server serves TLS only",
+    "gcp:container/cluster:Cluster": "the control plane's endpoints (IP and DNS) serve TLS only",
 }
+# Protocol-named inputs that say nothing about encryption: L4 protocols of filters and forwarding
+# rules (TLS is the target proxy's or listener's), IPv6 metadata, cache keys, PROXY protocol.
+NOT_HOP = frozenset({"ipProtocol", "httpProtocolIpv6", "includeProtocol", "proxyProtocolV2", "protocolVersion"})
+FILTER_LISTS = frozenset({"ingress", "egress", "allows", "denies", "grants"})
 HOP_INPUTS = frozenset({"protocol", "protocolType", "integrationUri", "uri", "backendUri", "endpointUrl", "serviceUrl",
                         "endpoint"})
 TLS_LISTENER = {"HTTPS", "TLS"}
@@ -94,10 +104,17 @@ def coverage(resource_type: str) -> Coverage:
     if resource_type.startswith("kubernetes:"):
         return Coverage.not_applicable("a Kubernetes object that exposes no listener (Services and Ingresses are "
                                        "judged)")
-    top = {p[0] for p in s.paths if len(p) == 1} & HOP_INPUTS
-    if top:
-        return Coverage.cannot_judge(f"it has {', '.join(sorted(top))} inputs this policy does not read")
+    hops = sorted({".".join(p) for p in s.paths if len(p) <= 3 and _hop_input(p)})
+    if hops:
+        return Coverage.cannot_judge(f"it has {', '.join(hops[:3])} inputs this policy does not read")
     return Coverage.not_applicable("the provider schema has no protocol or endpoint input")
+
+
+def _hop_input(path: tuple[str, ...]) -> bool:
+    name = path[-1]
+    if name in NOT_HOP or path[0] in FILTER_LISTS or any("grant" in step.lower() for step in path):
+        return False  # ACL grantees (grants[].uri) name groups, not endpoints
+    return name in HOP_INPUTS or "protocol" in name.lower() or name.lower().endswith("uri")
 
 
 class _Checks:
@@ -132,6 +149,17 @@ class _Checks:
                 if not redirect or forwards:
                     self.report(lst, f"protocol {proto or 'HTTP (default)'} carries the requests in plaintext; use "
                                      "HTTPS with a certificateArn (ACM) and an sslPolicy")
+        for r in rules:
+            for a in elements(get(r.props, "actions", default=[])):
+                if get(a, "type") == "redirect" and get(a, "redirect", "protocol") == "HTTP":
+                    self.report(r, "redirects to HTTP: the request leaves TLS; redirect to HTTPS")
+        for elb in self.g.of_type(CLASSIC_ELB):
+            for i, lst in enumerate(elements(get(elb.props, "listeners", default=[]))):
+                front, back = get(lst, "lbProtocol"), get(lst, "instanceProtocol")
+                if UNKNOWN in (front, back):
+                    self.unknown(elb, f"listeners[{i}] protocols")
+                elif str(front).upper() not in ("HTTPS", "SSL") or str(back).upper() not in ("HTTPS", "SSL"):
+                    self.report(elb, f"listeners[{i}] is {front} -> {back}: use HTTPS/SSL on both sides")
         for tg in self.g.of_type(*TARGET_GROUPS):
             if get(tg.props, "targetType") == "lambda":
                 continue
@@ -248,6 +276,10 @@ def _backend_addresses(doc: Any) -> list[str]:
 
 def validate(args, report_violation) -> None:
     config = args.get_config()
+    hops = [r for r in args.resources if _kinds.trivial(r.resource_type) is None
+            and coverage(r.resource_type).kind != "not-applicable"]
+    if not hops:
+        return  # nothing in the stack carries a request: no class needed to judge it
     cls = stack_classification(args.resources)
     if cls.level is None:
         report_violation("cannot judge: the stack declares no data-classification tag or label, so whether its hops "
