@@ -160,6 +160,12 @@ def _esp(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                 spec=k8s.core.v1.PodSpecArgs(
                     service_account_name=ksa.metadata.name,
+                    # ESP calls Google APIs with the Workload Identity credentials of the metadata
+                    # server, never the Kubernetes API.
+                    automount_service_account_token=False,
+                    security_context=k8s.core.v1.PodSecurityContextArgs(
+                        run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
                     topology_spread_constraints=[k8s.core.v1.TopologySpreadConstraintArgs(
                         max_skew=1, topology_key="topology.kubernetes.io/zone",
                         when_unsatisfiable="ScheduleAnyway",
@@ -174,6 +180,11 @@ def _esp(
                         ports=[k8s.core.v1.ContainerPortArgs(container_port=ESP_PORT, name="http")],
                         readiness_probe=k8s.core.v1.ProbeArgs(
                             http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=ESP_PORT)
+                        ),
+                        # --healthz answers from Envoy itself: a failing probe means a stuck proxy.
+                        liveness_probe=k8s.core.v1.ProbeArgs(
+                            http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=ESP_PORT),
+                            period_seconds=10, failure_threshold=6,
                         ),
                         resources=k8s.core.v1.ResourceRequirementsArgs(
                             requests={"cpu": "500m", "memory": "512Mi"}, limits={"memory": "512Mi"}
