@@ -287,3 +287,44 @@ def test_gcs_and_backend_services(tmp_path):
         ("models-eu", "gcp:storage/bucket:Bucket models-eu: usage logs leave the region: logs is in us-central1, the "
                       "source in eu; log into a bucket in the same region"),
     ]
+
+
+# -- the shipped stacks ------------------------------------------------------------------------
+MINE = (supply_chain.POLICY, transport.POLICY, audit.POLICY)
+STACKS = ("dev", "staging", "prod", "prod-eu", "gcp-prod")
+
+
+def _stack_report(stack: str, tmp_path, drop_exceptions: bool = False):
+    from aiplat.policies import workload
+    from tests._project import policy_config_path
+    from tests.conftest import recorded
+
+    full = json.loads(policy_config_path(stack).read_text())
+    doc = {k: v for k, v in full.items() if k in ("all", "supply-chain", "transport-tls", "access-logs",
+                                                  "workload-hardening")}
+    if drop_exceptions:
+        doc["supply-chain"]["unpinnedImages"] = []
+        doc["transport-tls"]["plaintextHops"] = []
+        doc["workload-hardening"]["exceptions"] = []
+    path = write_config(tmp_path, doc, f"{stack}.json")
+    return doc, offline.evaluate(recorded(stack).steps(), stack, path, policies=[*MINE, workload.POLICY])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stack_passes_and_every_named_exception_is_needed(stack, tmp_path):
+    import fnmatch
+
+    doc, report = _stack_report(stack, tmp_path)
+    assert report.verdicts == []
+    _, bare = _stack_report(stack, tmp_path, drop_exceptions=True)
+    messages = [v.message for v in bare.verdicts]
+    for e in doc["supply-chain"]["unpinnedImages"]:
+        image = e["image"].split("=", 1)[-1] if e["image"].startswith("helm:") else e["image"]
+        assert any(repr(image) in m for m in messages), f"{stack}: unpinnedImages {e['image']!r} matches nothing"
+    for h in doc["transport-tls"]["plaintextHops"]:
+        assert any(v.type == h["type"] and fnmatch.fnmatchcase(v.name, h["resource"]) for v in bare.verdicts), \
+            f"{stack}: plaintextHops {h} matches nothing"
+    for e in doc["workload-hardening"]["exceptions"]:
+        assert any(v.policy == "workload-hardening" and f"({e['workload'].split('/')[0].rstrip('*')}" in v.message
+                   for v in bare.verdicts), f"{stack}: workload exception {e['workload']} matches nothing"
+    assert all(v.mandatory for v in bare.verdicts)
