@@ -25,8 +25,6 @@ from typing import Any, Iterator
 from aiplat.policies._props import UNKNOWN, elements, get
 
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release",)
-HELM_REASON = ("a Helm release renders its objects (images, pods, Services) inside the provider; none of them "
-               "is in the graph")
 
 
 def helm_pin_problem(props: Any) -> str | None:

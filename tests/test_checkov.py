@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 from functools import lru_cache
-from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
