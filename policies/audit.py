@@ -11,7 +11,7 @@ another resource, followed through property dependencies or known names):
 - load balancers (``aws:lb``/``aws:alb``/``aws:elb`` ``LoadBalancer``): ``accessLogs.enabled``
   with a bucket of the program in the same region; GCP backend services (global and regional):
   ``logConfig.enable`` (Cloud Logging, so no bucket region); API Gateway stages:
-  ``accessLogSettings.destinationArn``;
+  ``accessLogSettings.destinationArn``; CloudFront distributions: ``loggingConfig.bucket``;
 - Kubernetes Services of type LoadBalancer and Ingresses, whose load balancer the AWS Load
   Balancer Controller creates: its ``access_logs.s3.enabled=true`` and ``access_logs.s3.bucket``
   attributes (``service.beta.kubernetes.io/aws-load-balancer-attributes``,
@@ -52,7 +52,10 @@ K8S_INGRESSES = ("kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:networki
                  "kubernetes:extensions/v1beta1:Ingress")
 SERVICE_ATTRS = "service.beta.kubernetes.io/aws-load-balancer-attributes"
 INGRESS_ATTRS = "alb.ingress.kubernetes.io/load-balancer-attributes"
-JUDGED = (*S3_BUCKETS, GCS_BUCKET, *AWS_LBS, *GCP_BACKENDS, *STAGES, K8S_SERVICE, *K8S_INGRESSES)
+CLOUDFRONT = "aws:cloudfront/distribution:Distribution"
+JUDGED = (*S3_BUCKETS, GCS_BUCKET, *AWS_LBS, *GCP_BACKENDS, *STAGES, CLOUDFRONT, K8S_SERVICE, *K8S_INGRESSES)
+# Type names (the token's last part) of things that hold objects or take traffic from clients.
+LOGGED_KINDS = ("bucket", "loadbalancer", "lb", "backendservice", "distribution", "accelerator")
 
 
 def coverage(resource_type: str) -> Coverage:
@@ -68,7 +71,7 @@ def coverage(resource_type: str) -> Coverage:
         return Coverage.cannot_judge("no provider schema is known for the type: it may hold objects or balance "
                                      "traffic")
     kind = resource_type.rsplit(":", 1)[-1].lower()
-    if kind.endswith(("bucket", "loadbalancer", "backendservice")):
+    if kind.endswith(LOGGED_KINDS):
         return Coverage.cannot_judge("it holds objects or balances traffic, and its access-log settings are not "
                                      "read by this policy")
     return Coverage.not_applicable("neither a bucket nor a load balancer")
@@ -206,6 +209,16 @@ class _Checks:
         for be in self.g.of_type(*GCP_BACKENDS):
             if get(be.props, "logConfig", "enable") is not True:
                 self.report(be, "no request logs; set logConfig.enable=true")
+        for cf in self.g.of_type(CLOUDFRONT):
+            target = get(cf.props, "loggingConfig", "bucket")
+            if target is None:
+                self.report(cf, "no standard logs; set loggingConfig.bucket (the distribution is global: any log "
+                                "bucket of the program)")
+                continue
+            logs = self.bucket_for(cf, "loggingConfig", target.split(".s3")[0] if isinstance(target, str) else target,
+                                   S3_BUCKETS)
+            if logs is not None:
+                self.received.add(logs.urn)
         for st in self.g.of_type(*STAGES):
             if get(st.props, "accessLogSettings", "destinationArn") is None:
                 self.report(st, "no access logs; set accessLogSettings.destinationArn (a log group in the region)")

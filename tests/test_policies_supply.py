@@ -328,3 +328,18 @@ def test_shipped_stack_passes_and_every_named_exception_is_needed(stack, tmp_pat
         assert any(v.policy == "workload-hardening" and f"({e['workload'].split('/')[0].rstrip('*')}" in v.message
                    for v in bare.verdicts), f"{stack}: workload exception {e['workload']} matches nothing"
     assert all(v.mandatory for v in bare.verdicts)
+
+
+def test_cloudfront_and_unknown_load_balancer_kinds(tmp_path):
+    g = logged_stack()
+    p = g.provider("aws", "us-east-1", region="us-east-1")
+    g.add("aws:cloudfront/distribution:Distribution", "cdn", {"enabled": True}, p)
+    g.add("aws:lightsail/lb:Lb", "lightsail", {"name": "l", "healthCheckPath": "/", "instancePort": 80}, p)
+    found = run(g, tmp_path, audit.POLICY)
+    assert found == [
+        ("cdn", "aws:cloudfront/distribution:Distribution cdn: no standard logs; set loggingConfig.bucket (the "
+                "distribution is global: any log bucket of the program)"),
+        ("lightsail", "aws:lightsail/lb:Lb lightsail: cannot judge: it holds objects or balances traffic, and its "
+                      "access-log settings are not read by this policy; change the resource so it can be judged, or "
+                      "allow the type on purpose in access-logs.allowedTypes"),
+    ]
