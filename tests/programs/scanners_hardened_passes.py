@@ -6,7 +6,7 @@ workload-hardening is reported."""
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-from _hardened import DIGEST, ESP, container, pod
+from _scanners import DIGEST, ESP, container, pod
 from _platform import platform
 
 EXPECT = {

@@ -3,7 +3,7 @@ and a Helm release of a chart the installers catalog never reviewed. supply-chai
 
 import pulumi
 import pulumi_kubernetes as k8s
-from _hardened import DIGEST, container, pod
+from _scanners import DIGEST, container, pod
 from _platform import platform
 
 EXPECT = {

@@ -2,7 +2,7 @@
 mutable tag: supply-chain refuses it (the tag can point at other bytes tomorrow)."""
 
 import pulumi_kubernetes as k8s
-from _hardened import ESP, container, pod
+from _scanners import ESP, container, pod
 from _platform import platform
 
 EXPECT = {

@@ -3,7 +3,7 @@ no limits. workload-hardening judges every pod spec of the program, not only our
 
 import pulumi
 import pulumi_kubernetes as k8s
-from _hardened import DIGEST, ESP
+from _scanners import DIGEST, ESP
 from _platform import platform
 
 EXPECT = {
