@@ -10,6 +10,9 @@ PIP_INSTALL := $(PIP) install -c $(CONSTRAINTS)
 STACK   ?= dev
 PYTEST_ARGS ?=
 STUB_VENV := .venv-triton-stub
+# checkov (tests/test_checkov.py) in its own venv with its own pins: its boto3 pin conflicts with ours.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_CONSTRAINTS := checkov-constraints.txt
 PERF_ANALYZER_DIR := .triton/tritonclient-2.41
 # The model repository the shipped stacks publish (their serving.model_repository), built from
 # the example model sources; rebuilt whole when a source changes (removed models disappear too).
@@ -17,7 +20,7 @@ MODEL_SOURCES := serving/examples/models
 MODEL_REPO := build/models
 MODEL_SOURCE_FILES := $(shell find $(MODEL_SOURCES) -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
 
-.PHONY: setup setup-test triton test-tools models check test golden bench bench-serving clean
+.PHONY: setup setup-test triton checkov-tool test-tools models check test golden bench bench-serving clean
 
 # Runtime environment: aiplat with every extra the README's commands use ([all]: the CLI and
 # the policy pack, serving, vectors, AWS). Rebuilt when pyproject.toml or constraints.txt change.
@@ -49,6 +52,15 @@ setup-test: $(VENV)/.test-stamp
 
 triton: $(VENV)/.triton-stamp
 
+# checkov over every Kubernetes object of every stack (tests/test_checkov.py): a separate
+# environment with its own exact pins (checkov-constraints.txt), so it does not take constraints.txt.
+$(CHECKOV_VENV)/.stamp: $(CHECKOV_CONSTRAINTS)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip --disable-pip-version-check -q install -c $(CHECKOV_CONSTRAINTS) checkov
+	touch $@
+
+checkov-tool: $(CHECKOV_VENV)/.stamp
+
 build/.models-stamp: $(VENV)/.runtime-stamp $(MODEL_SOURCE_FILES)
 	rm -rf $(MODEL_REPO)
 	$(VENV)/bin/aiplat models build $(MODEL_SOURCES) $(MODEL_REPO)
@@ -67,7 +79,7 @@ test-tools:
 	@command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || \
 	  { apt-get update && apt-get install -y prometheus-alertmanager; }
 
-test: setup-test test-tools models
+test: setup-test test-tools models checkov-tool
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Rewrite the golden graphs (tests/golden/<stack>.json) after a deliberate change; review the diff.

@@ -22,6 +22,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 
+import dataclasses
+
+from aiplat.access_logs import AccessLogs, AccessLogsArgs
 from aiplat.addons import ClusterAddons, ClusterAddonsArgs
 from aiplat.cluster import Cluster, ClusterArgs
 from aiplat.config import PlatformConfig, RegionConfig
@@ -68,6 +71,8 @@ class Region:
     gateway: ApiGateway | None = None
     monitoring: Monitoring | None = None
     """The cluster's monitoring (Prometheus, rules, dashboards, AWS gateway alarms)."""
+    logs: AccessLogs | None = None
+    """The region's log bucket: its buckets' and load balancers' access logs go there."""
 
 
 class AiPlatform(pulumi.ComponentResource):
@@ -186,6 +191,15 @@ class AiPlatform(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[cluster]),
         )
         region = Region(rc, rc.name, provider, network, cluster, addons)
+        from aiplat.triton import bucket_name
+
+        region.logs = AccessLogs(
+            f"{prefix}-access",
+            AccessLogsArgs(cloud=cfg.cloud, region=rc.name,
+                           bucket_name=bucket_name(f"aiplat-{self.stack}", rc.name, "access-logs"),
+                           gcp_project=cfg.gcp_project, tags=self.tags),
+            opts,
+        )
         region.outputs.update(
             cluster_name=cluster.name,
             cluster_endpoint=cluster.endpoint,
@@ -275,8 +289,8 @@ class AiPlatform(pulumi.ComponentResource):
             pool = region.gpu_pools.get(ep.pool)
             endpoint = TritonEndpoint(
                 f"{self._name}-{region.name}-{ep.name}",
-                triton_args_from_config(cfg, self.stack, region.config, ep, region.cluster, pool,
-                                        installers=region.addons.installers),
+                _logged(triton_args_from_config(cfg, self.stack, region.config, ep, region.cluster, pool,
+                                                installers=region.addons.installers), region),
                 # The pool's node group (and its device plugin) must exist before pods ask for GPUs.
                 pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[pool] if pool else []),
             )
@@ -300,9 +314,10 @@ class AiPlatform(pulumi.ComponentResource):
         namespaces = [ep.namespace for ep in region.endpoints.values()]
         vs = VectorStore(
             f"{self._name}-{region.name}-vectors",
-            vector_args_from_config(cfg, self.stack, region.config, region.cluster, namespaces,
-                                    installers=region.addons.installers, ebs=region.addons.ebs,
-                                    subnet_ids=region.network.private_subnet_ids if cfg.cloud == "aws" else None),
+            _logged(vector_args_from_config(cfg, self.stack, region.config, region.cluster, namespaces,
+                                            installers=region.addons.installers, ebs=region.addons.ebs,
+                                            subnet_ids=region.network.private_subnet_ids if cfg.cloud == "aws"
+                                            else None), region),
             pulumi.ResourceOptions(parent=self, provider=region.provider, depends_on=[region.cluster]),
         )
         region.outputs["vector_store"] = {
@@ -332,6 +347,8 @@ class AiPlatform(pulumi.ComponentResource):
                 zones=list(rc.zones),
                 endpoints_service=endpoints_service_name(self.stack, cfg.gcp_project) if cfg.cloud == "gcp" else None,
                 installers=region.addons.installers,
+                access_logs_bucket=region.logs.bucket,
+                access_logs_ready=list(region.logs.ready),
                 tags=self.tags,
             ),
             pulumi.ResourceOptions(
@@ -492,3 +509,8 @@ def _cluster_name(stack: str, region: str) -> str:
     from aiplat.cluster import short_id
 
     return short_id(f"aiplat-{stack}-{region}", 40)
+
+
+def _logged(args, region: Region):
+    """Component args with the region's log bucket: the component's buckets log into it."""
+    return dataclasses.replace(args, access_logs_bucket=region.logs.bucket, access_logs_ready=list(region.logs.ready))

@@ -16,6 +16,7 @@ import pulumi
 
 from aiplat.identity import irsa_trust_policy
 from aiplat._base import AiplatComponent
+from aiplat.access_logs import gcs_logging, s3_logging
 from aiplat.errors import ConfigError, Problem
 from aiplat.refs import (
     CAPACITY_NODE_LABEL,
@@ -93,6 +94,11 @@ class VectorStoreArgs:
     """GCP: project of bucket, key and service account. Required on GCP."""
     protect: bool = True
     """Protect bucket and key from deletion. Default true."""
+    access_logs_bucket: pulumi.Input[str] | None = None
+    """The region's log bucket (``aiplat.access_logs``): the vectors bucket's server access logs go there. Default none: no access logs (the
+    access-logs policy refuses that)."""
+    access_logs_ready: list[pulumi.Resource] = field(default_factory=list)
+    """What logging into it waits for (the log bucket's policy and settings)."""
     installers: Installers | None = None
     """The cluster's add-ons (``ClusterAddons.installers``): the StorageClass waits for its CSI
     driver, the release (its chart renders a ServiceMonitor) for the prometheus-operator CRDs.
@@ -322,6 +328,7 @@ class VectorStore(AiplatComponent):
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
             }],
             opts=self._opts(depends_on=[versioning]))
+        s3_logging(self, f"{n}-vectors", bucket, a.bucket_name, a.access_logs_bucket, a.access_logs_ready)
         subject = f"system:serviceaccount:{a.namespace}:milvus"
         trust = irsa_trust_policy(a.oidc_provider_arn, a.oidc_issuer, a.namespace, "milvus")
         role = aws.iam.Role(f"{n}-milvus", description=f"IRSA role of {subject}: read/write on {a.bucket_name}",
@@ -383,7 +390,8 @@ class VectorStore(AiplatComponent):
             versioning={"enabled": True}, encryption={"default_kms_key_name": key.id}, force_destroy=False,
             lifecycle_rules=[{"action": {"type": "Delete"},
                               "condition": {"days_since_noncurrent_time": NONCURRENT_VERSION_DAYS, "with_state": "ARCHIVED"}}],
-            labels=labels, opts=self._opts(protect=a.protect, depends_on=[grants[0]]))
+            logging=gcs_logging(a.access_logs_bucket, a.bucket_name),
+            labels=labels, opts=self._opts(protect=a.protect, depends_on=[grants[0], *a.access_logs_ready]))
         gsa = gcp.serviceaccount.Account(f"{n}-milvus", account_id=short_id(f"{n}-milvus", 30),
                                          display_name=f"Milvus in {a.region} (its vector bucket only)",
                                          project=a.gcp_project, opts=self._opts())

@@ -181,6 +181,21 @@ def good_aws_eu() -> Steps:
         g.add("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-pab", {
             "bucket": UNKNOWN, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
             "restrictPublicBuckets": True}, prov, deps={"bucket": [b]})
+    # Access logs of both buckets into a log bucket in each one's region (access-logs). The fixture's
+    # log buckets use the KMS key like the others; real ones need SSE-S3 (aiplat.access_logs).
+    for name, b, prov, region in (("models", bucket, p, "euc1"), ("models-replica", replica, p2, "euw1")):
+        logs = g.add("aws:s3/bucketV2:BucketV2", f"{name}-logs", {"bucket": f"fixture-logs-{region}",
+                                                                  "tags": {"aiplat-log-target": "true"}}, prov,
+                     protect=True)
+        g.add("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+              f"{name}-logs-sse", {"bucket": UNKNOWN, "rules": [{"applyServerSideEncryptionByDefault": {
+                  "sseAlgorithm": "aws:kms", "kmsMasterKeyId": UNKNOWN}}]}, prov, deps={"bucket": [logs], "rules": [key]})
+        g.add("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-logs-pab", {
+            "bucket": UNKNOWN, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+            "restrictPublicBuckets": True}, prov, deps={"bucket": [logs]})
+        g.add("aws:s3/bucketLoggingV2:BucketLoggingV2", f"{name}-logging", {
+            "bucket": UNKNOWN, "targetBucket": UNKNOWN, "targetPrefix": "s3/"}, prov,
+            deps={"bucket": [b], "targetBucket": [logs]})
     g.add("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "models-replication", {
         "bucket": UNKNOWN, "role": "arn:aws:iam::123456789012:role/replication",
         "rules": [{"id": "all", "status": "Enabled",
@@ -210,11 +225,14 @@ def good_gcp_eu() -> Steps:
     g = Steps()
     p = g.provider("gcp", "europe-west4", project="fixture-project", region="europe-west4",
                    defaultLabels=TAGS)
-    g.add("gcp:storage/bucket:Bucket", "models", {
-        "name": "fixture-models", "location": "EU", "uniformBucketLevelAccess": True,
-        "publicAccessPrevention": "enforced", "versioning": {"enabled": True},
-        "encryption": {"defaultKmsKeyName": "projects/fixture-project/locations/eu/keyRings/r/cryptoKeys/k"},
-    }, p, protect=True)
+    for name, extra in (("models", {"logging": {"logBucket": "fixture-logs"}}),
+                        ("logs", {"labels": {**TAGS, "aiplat-log-target": "true"}})):
+        g.add("gcp:storage/bucket:Bucket", name, {
+            "name": f"fixture-{name}", "location": "EU", "uniformBucketLevelAccess": True,
+            "publicAccessPrevention": "enforced", "versioning": {"enabled": True},
+            "encryption": {"defaultKmsKeyName": "projects/fixture-project/locations/eu/keyRings/r/cryptoKeys/k"},
+            **extra,
+        }, p, protect=True)
     cluster = g.add("gcp:container/cluster:Cluster", "gke", {
         "name": "fixture-gke", "location": "europe-west4", "minMasterVersion": "1.35", "nodeLocations": ["europe-west4-a", "europe-west4-b"],
         "workloadIdentityConfig": {"workloadPool": "fixture-project.svc.id.goog"},

@@ -82,7 +82,8 @@ def test_json_carries_cost_and_policy_verdicts(cli, tmp_path):
     doc = json.loads(out.read_text())
     assert doc["policies"]["mandatory_violations"] == 0
     assert set(doc["policies"]["policies"]) == {
-        "model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"
+        "model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags", "supply-chain",
+        "transport-tls", "access-logs", "workload-hardening",
     }
     assert doc["cost"]["monthly_usd"] > 0
     assert "PASS policies: 0 mandatory violation(s)" in result.stdout

@@ -169,7 +169,9 @@ def test_gcp_stack_has_load_balancer_rate_limit_and_health_checks():
         # runAsNonRoot needs a numeric user: the image's USER is the name `envoy` (uid 100, gid 101)
         assert esp.inputs["spec"]["template"]["spec"]["containers"][0]["securityContext"] == {
             "runAsNonRoot": True, "runAsUser": 100, "runAsGroup": 101,
-            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": False}, name
+            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": False,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}, name
+        assert esp.inputs["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     (svc,) = _types(regs, "gcp:endpoints/service:Service")
     doc = json.loads(svc.inputs["openapiConfig"])
     OpenAPIV2SpecValidator(doc).validate()
@@ -251,3 +253,27 @@ def test_zero_throttle_fails_check_with_key_path(tmp_path, cli):
     res = cli("check", "gwtest", "--stack-file", _stack_file(tmp_path, mutate))
     assert res.returncode == 2, res.stderr
     assert "gateway.throttle.rate_per_second" in res.stdout + res.stderr
+
+
+def test_api_gateway_reaches_the_alb_over_tls_and_the_alb_logs_in_region(prod, prod_config):
+    """transport-tls / access-logs in the component: the VPC link's private integrations verify
+    the gateway domain on an HTTPS:443 listener carrying that domain's ACM certificate; the ALB
+    writes access logs into its region's log bucket (tagged aiplat-log-target)."""
+    domain = prod_config["gateway"]["domain"]
+    logs = {r.name: r for r in _types(prod.resources, "aws:s3/bucket:Bucket")
+            if r.inputs.get("tags", {}).get("aiplat-log-target") == "true"}
+    assert sorted(logs) == sorted(f"prod-{r}-access-logs" for r in PROD_REGIONS)
+    for name, regs in _under(prod, "aiplat:gateway:ApiGateway").items():
+        (listener,) = _types(regs, "aws:lb/listener:Listener")
+        assert (listener.inputs["protocol"], listener.inputs["port"]) == ("HTTPS", 443), name
+        assert listener.inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        assert "certificateArn" in listener.inputs or "certificateArn" in listener.property_dependencies, name
+        for integration in _types(regs, "aws:apigatewayv2/integration:Integration"):
+            assert integration.inputs["tlsConfig"] == {"serverNameToVerify": domain}
+        groups = {sg.name: sg.inputs for sg in _types(regs, "aws:ec2/securityGroup:SecurityGroup")}
+        assert groups[f"{name}-vpclink"]["egress"][0]["fromPort"] == 443
+        assert groups[f"{name}-alb"]["ingress"][0]["fromPort"] == 443
+        (alb,) = _types(regs, "aws:lb/loadBalancer:LoadBalancer")
+        assert alb.inputs["accessLogs"]["enabled"] is True and alb.inputs["accessLogs"]["prefix"] == "alb"
+        region = name.removeprefix("prod-").removesuffix("-gw")
+        assert logs[f"prod-{region}-access-logs"].urn in alb.property_dependencies.get("accessLogs", [])

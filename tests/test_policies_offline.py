@@ -19,7 +19,8 @@ from aiplat.policies import offline
 from tests.policy_steps import approved_catalog, eu_config, good_aws_eu, write_config
 from tests._project import policy_config_path
 
-NAMES = ["model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags"]
+NAMES = ["model-approval", "data-residency", "spend-cap", "security-baseline", "required-tags", "supply-chain",
+         "transport-tls", "access-logs", "workload-hardening"]
 
 
 def test_pack_policies_have_stable_names_descriptions_and_defaults():

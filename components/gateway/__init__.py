@@ -87,6 +87,11 @@ class ApiGatewayArgs:
     """GCP: the zones GKE creates the ESP network endpoint groups in."""
     endpoints_service: str | None = None
     """GCP: the Cloud Endpoints service name ESPv2 loads (from ``endpoints_service_name``)."""
+    access_logs_bucket: pulumi.Input[str] | None = None
+    """The region's log bucket (``aiplat.access_logs``): the internal ALB's access logs go there (AWS). Default none: no access logs (the
+    access-logs policy refuses that)."""
+    access_logs_ready: list[pulumi.Resource] = field(default_factory=list)
+    """What logging into it waits for (the log bucket's policy and settings)."""
     installers: Installers | None = None
     """AWS: the cluster's add-ons; the TargetGroupBindings wait for the AWS Load Balancer
     Controller release that installs their CRD. Default none: the controller already runs."""

@@ -4,7 +4,8 @@ Per region (``regional_gateway``): an API Gateway HTTP API whose every route car
 authorizer (issuer/audiences from config) and whose ``$default`` stage throttles (rate,
 burst) and writes JSON access logs to a CloudWatch log group with retention; a private
 integration through a VPC link (private subnets) to an *internal ALB* in front of the
-Triton pods. The ALB does the model routing: one listener rule per route, and for an
+Triton pods: TLS to the ALB's HTTPS listener (the gateway domain's ACM certificate, verified by
+the integration's ``tlsConfig``), the ALB's access logs into the region's log bucket. The ALB does the model routing: one listener rule per route, and for an
 unversioned model route with a canary a *weighted forward* to a stable and a canary target
 group, so the split is exactly the configured weight (HTTP API integrations have no weights
 of their own; two integrations on one route are impossible). Version routes are pinned to
@@ -30,6 +31,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from aiplat.access_logs import ALB_PREFIX
 from aiplat.cluster import short_id
 from aiplat.config import HEALTH_PATH
 from aiplat.gateway.routes import STABLE, TRITON_READY, Route
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     from aiplat.gateway import ApiGateway, ApiGatewayArgs, GlobalRouting, GlobalRoutingArgs
 
 TGB_API = "elbv2.k8s.aws/v1beta1"
+HTTPS_PORT = 443
+# TLS 1.3 and 1.2 only (Elastic Load Balancing "Security policies for your Application Load Balancer").
+ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_API_RATE, HEALTH_API_BURST = 10, 20  # Route 53 checkers: ~16 probes per interval
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -81,7 +86,8 @@ def regional_gateway(gw: ApiGateway, n: str, a: ApiGatewayArgs, routes: list[Rou
         opts=gw._opts(),
     )
     link_sg, alb_sg = _security_groups(gw, n, a)
-    listener = _internal_alb(gw, n, a, alb_sg)
+    cert_arn = _certificate(gw, n, a)
+    listener = _internal_alb(gw, n, a, alb_sg, cert_arn)
     tgs = _target_groups(gw, n, a, alb_sg)
     _listener_rules(gw, n, a, listener, tgs, routes)
     link = aws.apigatewayv2.VpcLink(
@@ -93,7 +99,7 @@ def regional_gateway(gw: ApiGateway, n: str, a: ApiGatewayArgs, routes: list[Rou
         opts=gw._opts(),
     )
     api, stage = _client_api(gw, n, a, routes, link, listener, logs)
-    target, zone_id = _custom_domain(gw, n, a, api, stage)
+    target, zone_id = _custom_domain(gw, n, a, api, stage, cert_arn)
     return RegionalOutputs(
         api_id=api.id,
         stage_name="$default",
@@ -105,12 +111,13 @@ def regional_gateway(gw: ApiGateway, n: str, a: ApiGatewayArgs, routes: list[Rou
 
 
 def _security_groups(gw: ApiGateway, n: str, a: ApiGatewayArgs) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-    """VPC link -> ALB on port 80 only, ALB -> Triton on 8000 only."""
+    """VPC link -> ALB on HTTPS_PORT only, ALB -> Triton on 8000 only."""
     link_sg = aws.ec2.SecurityGroup(
         f"{n}-vpclink",
         vpc_id=a.vpc_id,
         description="API Gateway VPC link to the internal inference ALB",
-        egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=80, to_port=80, cidr_blocks=[a.vpc_cidr])],
+        egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+                                               cidr_blocks=[a.vpc_cidr])],
         tags=gw._tags("vpclink"),
         opts=gw._opts(),
     )
@@ -118,7 +125,7 @@ def _security_groups(gw: ApiGateway, n: str, a: ApiGatewayArgs) -> tuple[aws.ec2
         f"{n}-alb",
         vpc_id=a.vpc_id,
         description="Internal inference ALB: only the VPC link in, only Triton HTTP out",
-        ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=80, to_port=80,
+        ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
                                                   security_groups=[link_sg.id])],
         egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=8000, to_port=8000,
                                                 cidr_blocks=[a.vpc_cidr])],
@@ -128,7 +135,11 @@ def _security_groups(gw: ApiGateway, n: str, a: ApiGatewayArgs) -> tuple[aws.ec2
     return link_sg, alb_sg
 
 
-def _internal_alb(gw: ApiGateway, n: str, a: ApiGatewayArgs, alb_sg: aws.ec2.SecurityGroup) -> aws.lb.Listener:
+def _internal_alb(gw: ApiGateway, n: str, a: ApiGatewayArgs, alb_sg: aws.ec2.SecurityGroup,
+                  cert_arn: pulumi.Input[str]) -> aws.lb.Listener:
+    """The internal ALB (access logs into the region's log bucket) and its HTTPS listener with the
+    gateway domain's ACM certificate: the VPC link's private integration verifies that name
+    (``tlsConfig.serverNameToVerify``), so API Gateway -> ALB is TLS, not plaintext."""
     alb = aws.lb.LoadBalancer(
         f"{n}-alb",
         name=short_id(f"{n}-alb", 32),
@@ -139,17 +150,24 @@ def _internal_alb(gw: ApiGateway, n: str, a: ApiGatewayArgs, alb_sg: aws.ec2.Sec
         drop_invalid_header_fields=True,
         idle_timeout=60,  # > Triton's worst single inference; API Gateway caps at 29 s anyway
         enable_deletion_protection=a.production,
+        access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=a.access_logs_bucket, enabled=True, prefix=ALB_PREFIX)
+        if a.access_logs_bucket is not None else None,
         tags=gw._tags("alb"),
-        opts=gw._opts(),
+        # ELB checks that it may write to the bucket when logging is turned on.
+        opts=gw._opts(depends_on=list(a.access_logs_ready)),
     )
     return aws.lb.Listener(
-        f"{n}-http",
+        f"{n}-https",
         load_balancer_arn=alb.arn,
-        port=80,
-        protocol="HTTP",  # private hop inside the VPC, reachable only from the VPC link SG
+        port=HTTPS_PORT,
+        protocol="HTTPS",
+        certificate_arn=cert_arn,
+        ssl_policy=ALB_SSL_POLICY,
         default_actions=[_fixed(404, "no such route")],
-        tags=gw._tags("http"),
-        opts=gw._opts(),
+        tags=gw._tags("https"),
+        # Was the HTTP:80 listener "<n>-http": port, protocol and certificate update in place
+        # (ModifyListener), so the alias keeps the listener and the rules on it.
+        opts=gw._opts(aliases=[pulumi.Alias(name=f"{n}-http")]),
     )
 
 
@@ -282,11 +300,9 @@ def _client_api(
     return api, stage
 
 
-def _custom_domain(
-    gw: ApiGateway, n: str, a: ApiGatewayArgs, api: aws.apigatewayv2.Api, stage: aws.apigatewayv2.Stage
-) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-    """The global hostname on this region's stage; returns its alias target and zone."""
-    # Same hostname in every region: Route 53 latency records pick the region.
+def _certificate(gw: ApiGateway, n: str, a: ApiGatewayArgs) -> pulumi.Input[str]:
+    """The gateway domain's ACM certificate in this region (created and DNS-validated, or the
+    configured one): on the custom domain and on the internal ALB's HTTPS listener."""
     g = a.gateway
     if g.certificate == "create":
         cert = aws.acm.Certificate(
@@ -309,6 +325,16 @@ def _custom_domain(
         ).certificate_arn
     else:
         cert_arn = g.certificate[a.region]
+    return cert_arn
+
+
+def _custom_domain(
+    gw: ApiGateway, n: str, a: ApiGatewayArgs, api: aws.apigatewayv2.Api, stage: aws.apigatewayv2.Stage,
+    cert_arn: pulumi.Input[str],
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """The global hostname on this region's stage; returns its alias target and zone."""
+    # Same hostname in every region: Route 53 latency records pick the region.
+    g = a.gateway
     domain = aws.apigatewayv2.DomainName(
         f"{n}-domain",
         domain_name=g.domain,
@@ -388,6 +414,8 @@ def _integration(
         payload_format_version="1.0",
         timeout_milliseconds=29000,  # the HTTP API maximum; a slow model answers 504, never hangs
         request_parameters={"overwrite:path": path} if path else None,
+        # The listener serves the gateway domain's certificate; API Gateway verifies that name.
+        tls_config=aws.apigatewayv2.IntegrationTlsConfigArgs(server_name_to_verify=gw._in.gateway.domain),
         opts=gw._opts(),
     )
 

@@ -160,6 +160,12 @@ def _esp(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                 spec=k8s.core.v1.PodSpecArgs(
                     service_account_name=ksa.metadata.name,
+                    # ESP calls Google APIs with the Workload Identity credentials of the metadata
+                    # server, never the Kubernetes API.
+                    automount_service_account_token=False,
+                    security_context=k8s.core.v1.PodSecurityContextArgs(
+                        run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
                     topology_spread_constraints=[k8s.core.v1.TopologySpreadConstraintArgs(
                         max_skew=1, topology_key="topology.kubernetes.io/zone",
                         when_unsatisfiable="ScheduleAnyway",
@@ -175,12 +181,22 @@ def _esp(
                         readiness_probe=k8s.core.v1.ProbeArgs(
                             http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=ESP_PORT)
                         ),
+                        # --healthz answers from Envoy itself: a failing probe means a stuck proxy.
+                        liveness_probe=k8s.core.v1.ProbeArgs(
+                            http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=ESP_PORT),
+                            period_seconds=10, failure_threshold=6,
+                        ),
                         resources=k8s.core.v1.ResourceRequirementsArgs(
                             requests={"cpu": "500m", "memory": "512Mi"}, limits={"memory": "512Mi"}
                         ),
                         security_context=k8s.core.v1.SecurityContextArgs(
                             run_as_non_root=True, run_as_user=ESP_UID, run_as_group=ESP_GID,
-                            allow_privilege_escalation=False, read_only_root_filesystem=False,
+                            allow_privilege_escalation=False,
+                            # ESPv2's start script writes the generated Envoy bootstrap into the
+                            # image's filesystem; a named exception of workload-hardening.
+                            read_only_root_filesystem=False,
+                            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
                     )],
                 ),

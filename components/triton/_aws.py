@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from aiplat._base import AiplatComponent
+from aiplat.access_logs import s3_logging
 from aiplat.identity import irsa_trust_policy
 from aiplat.refs import model_store_prefix, split_store_uri
 from aiplat.triton._models import ModelStore
@@ -132,7 +133,8 @@ def model_store(comp: AiplatComponent, a: TritonEndpointArgs, service_account: s
         ),
         opts=comp._opts(),
     )
-    settings = [versioning, sse, pab, ownership, tls_only]
+    logging = s3_logging(comp, f"{n}-models", bucket, a.bucket_name, a.access_logs_bucket, a.access_logs_ready)
+    settings = [versioning, sse, pab, ownership, tls_only, *([logging] if logging else [])]
     return ModelStore(
         bucket=bucket.bucket,
         kms_key=key.arn,

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aiplat._base import AiplatComponent
+from aiplat.access_logs import gcs_logging
 from aiplat.refs import model_store_prefix, split_store_uri
 from aiplat.triton._models import ModelStore
 from aiplat.triton.args import TritonEndpointArgs
@@ -62,8 +63,9 @@ def model_store(comp: AiplatComponent, a: TritonEndpointArgs, service_account: s
         versioning={"enabled": True},
         encryption={"default_kms_key_name": key.id},
         force_destroy=False,
+        logging=gcs_logging(a.access_logs_bucket, a.bucket_name),
         labels=labels,
-        opts=comp._opts(protect=a.protect, depends_on=[grant]),
+        opts=comp._opts(protect=a.protect, depends_on=[grant, *a.access_logs_ready]),
     )
     gsa = gcp.serviceaccount.Account(
         f"{n}-triton",

@@ -245,6 +245,9 @@ def _track(
                 "metadata": {"labels": labels, "annotations": annotations},
                 "spec": {
                     "serviceAccountName": SERVICE_ACCOUNT,
+                    # Triton never calls the Kubernetes API (the ServiceAccount says so too); IRSA's
+                    # webhook projects its own token volume, GKE's identity comes from the metadata server.
+                    "automountServiceAccountToken": False,
                     "nodeSelector": dict(a.node_selector),
                     "tolerations": [dict(t) for t in a.tolerations],
                     "topologySpreadConstraints": [

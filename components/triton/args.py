@@ -106,6 +106,11 @@ class TritonEndpointArgs:
     """GCP: project of the bucket, key and service account; the workload pool is ``<project>.svc.id.goog``."""
     protect: bool = True
     """Protect bucket and key from deletion. Default true."""
+    access_logs_bucket: pulumi.Input[str] | None = None
+    """The region's log bucket (``aiplat.access_logs``): the model bucket's server access logs go there. Default none: no access logs (the
+    access-logs policy refuses that)."""
+    access_logs_ready: list[pulumi.Resource] = field(default_factory=list)
+    """What logging into it waits for (the log bucket's policy and settings)."""
     installers: Installers | None = None
     """The cluster's add-ons (``ClusterAddons.installers``): the ScaledObjects wait for KEDA, the
     ServiceMonitor for the prometheus-operator CRDs. Default none: the cluster already has them."""
