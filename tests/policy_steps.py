@@ -255,6 +255,7 @@ def eu_config(tmp_path, catalog_path=None, **overrides) -> Any:
                            **({"catalogPath": str(catalog_path)} if catalog_path else {})},
         "spend-cap": {"maxMonthlyUsd": 20000, "maxGpus": 8},
         "security-baseline": {"environment": "prod"},
+        "required-tags": {"requiredTags": ["owner", "team", "cost-center"]},
     }
     for key, value in overrides.items():
         key = key.replace("_", "-")
