@@ -217,7 +217,9 @@ def good_gcp_eu() -> Steps:
         "workloadIdentityConfig": {"workloadPool": "fixture-project.svc.id.goog"},
         "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True,
                                  "masterIpv4CidrBlock": "172.16.0.0/28"},
-        "resourceLabels": TAGS,
+        "resourceLabels": TAGS, "removeDefaultNodePool": True, "initialNodeCount": 1,
+        "databaseEncryption": {"state": "ENCRYPTED",
+                               "keyName": "projects/fixture-project/locations/europe-west4/keyRings/r/cryptoKeys/gke"},
     }, p)
     g.add("gcp:compute/reservation:Reservation", "gpu-reserved-a", {
         "zone": "europe-west4-a", "specificReservationRequired": True,

@@ -75,10 +75,15 @@ def test_gcs_public_access_and_all_users_binding(tmp_path):
 def test_route_without_authorizer(tmp_path):
     g = good_aws_eu()
     p = g.state("api")["provider"]
-    g.add("aws:apigatewayv2/route:Route", "health", {"apiId": UNKNOWN, "routeKey": "GET /health"}, p)
-    found = [f for f in run(g, tmp_path) if f[0] == "health"]
-    assert len(found) == 1 and "route 'GET /health' has no authorizer" in found[0][1]
-    assert [f for f in run(g, tmp_path, publicRoutes=["GET /health"]) if f[0] == "health"] == []
+    g.add("aws:apigatewayv2/route:Route", "health", {"apiId": UNKNOWN, "routeKey": "GET /health"}, p,
+          deps={"apiId": [g.state("api")["urn"]]})
+    refused = [("health", "aws:apigatewayv2/route:Route health: route 'GET /health' of API 'fixture' has no "
+                          "authorizer; set authorizationType JWT with an authorizerId (or list {api, route} in "
+                          "publicRoutes on purpose)")]
+    assert run(g, tmp_path) == refused
+    assert run(g, tmp_path, publicRoutes=[{"api": "fixture", "route": "GET /health"}]) == []
+    # a public route names its API: the same route key on another API does not open this one
+    assert run(g, tmp_path, publicRoutes=[{"api": "other", "route": "GET /health"}]) == refused
 
 
 def test_gcp_openapi_operation_without_security(tmp_path):
@@ -87,29 +92,47 @@ def test_gcp_openapi_operation_without_security(tmp_path):
     g.add("gcp:apigateway/apiConfig:ApiConfig", "cfg", {"api": "a", "openapiDocuments": [{"document": {
         "path": "spec.yaml", "contents": base64.b64encode(doc.encode()).decode()}}]}, g.state("models")["provider"])
     found = run(g, tmp_path)
-    assert found == [("cfg", "gcp:apigateway/apiConfig:ApiConfig cfg: POST /v2/models/{m}/infer in spec.yaml has "
-                              "no security requirement; add a JWT securityDefinition to it")]
+    assert found == [("cfg", "gcp:apigateway/apiConfig:ApiConfig cfg: POST /v2/models/{m}/infer in spec.yaml of "
+                              "API 'cfg' has no security requirement; add a JWT securityDefinition to it (or list "
+                              "{api, route} in publicRoutes)")]
+    assert run(g, tmp_path, publicRoutes=[{"api": "cfg", "route": "POST /v2/models/{m}/infer"}]) == []
+    assert run(g, tmp_path, publicRoutes=[{"api": "api", "route": "POST /v2/models/{m}/infer"}]) == found
 
 
 def test_open_cluster_endpoint_only_matters_in_production(tmp_path):
     g = good_aws_eu()
     g.inputs("cluster")["vpcConfig"]["endpointPublicAccess"] = True
     g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"] = ["0.0.0.0/0"]
-    found = run(g, tmp_path)
-    assert names(found) == ["cluster"] and "open to 0.0.0.0/0 in production" in found[0][1]
+    def refused(cidr, example):
+        return [("cluster", f"aws:eks/cluster:Cluster cluster: vpcConfig.publicAccessCidrs {cidr} admits the public "
+                            f"Internet ({example}) in production; allow private ranges or list the trusted source "
+                            "in trustedCidrs")]
+    assert run(g, tmp_path) == refused("0.0.0.0/0", "11.0.0.0/8")
     assert run(g, tmp_path, environment="dev") == []
+    # two halves reach the Internet as surely as 0.0.0.0/0 (CIDR semantics, not string matching)
+    g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"] = ["0.0.0.0/1", "128.0.0.0/1"]
+    assert run(g, tmp_path) == refused("0.0.0.0/1", "11.0.0.0/8") + refused("128.0.0.0/1", "172.0.0.0/12")
+    # a public range is refused unless it is listed as trusted; documentation ranges are not the Internet
+    g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"] = ["81.2.69.0/24"]
+    assert run(g, tmp_path) == refused("81.2.69.0/24", "81.2.69.0/24")
+    assert run(g, tmp_path, trustedCidrs=["81.2.69.0/24"]) == []
     g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"] = ["203.0.113.0/24"]
     assert run(g, tmp_path) == []
     # public access with no CIDR list means the AWS default, 0.0.0.0/0
     del g.inputs("cluster")["vpcConfig"]["publicAccessCidrs"]
-    assert names(run(g, tmp_path)) == ["cluster"]
+    assert run(g, tmp_path) == refused("0.0.0.0/0", "11.0.0.0/8")
 
 
 def test_gke_public_control_plane_in_production(tmp_path):
     g = good_gcp_eu()
     g.inputs("gke")["privateClusterConfig"]["enablePrivateEndpoint"] = False
     found = run(g, tmp_path)
-    assert names(found) == ["gke"] and "masterAuthorizedNetworksConfig.cidrBlocks" in found[0][1]
+    # no authorized networks on a public endpoint means anyone (GKE's default, 0.0.0.0/0)
+    assert found == [("gke", "gcp:container/cluster:Cluster gke: masterAuthorizedNetworksConfig 0.0.0.0/0 admits the "
+                             "public Internet (11.0.0.0/8) in production; allow private ranges or list the trusted "
+                             "source in trustedCidrs")]
+    g.inputs("gke")["masterAuthorizedNetworksConfig"] = {"cidrBlocks": [{"cidrBlock": "10.8.0.0/16"}]}
+    assert run(g, tmp_path) == []
 
 
 def test_static_keys_and_missing_workload_identity(tmp_path):
