@@ -395,6 +395,7 @@ class VectorStore(AiplatComponent):
                                           opts=self._opts())
         self.bucket = bucket.name
         self.kms_key = key.id
+        self._disk_ready = [grants[1]]
         self.cloud_identity = gsa.email
         sc_params = key.id.apply(lambda k: {"type": "pd-balanced", "disk-encryption-kms-key": k})
         return ([bucket, rw, wi, grants[1]], {"iam.gke.io/gcp-service-account": gsa.email}, sc_params,
@@ -451,12 +452,14 @@ class VectorStore(AiplatComponent):
                     enable_secure_boot=True, enable_integrity_monitoring=True),
                 disk_type="pd-balanced",
                 disk_size_gb=100,
+                # the vectors' CMEK (its Compute Engine agent grant is in _gcp): the nodes cache segments
+                boot_disk_kms_key=self.kms_key,
                 labels=labels,
                 taints=[gcp.container.NodePoolNodeConfigTaintArgs(
                     key=MILVUS_TAINT_KEY, value=MILVUS_TAINT_VALUE, effect="NO_SCHEDULE")],
                 resource_labels={k.lower(): v for k, v in a.tags.items()},
             ),
-            opts=self._opts(ignore_changes=["initialNodeCount"]))
+            opts=self._opts(ignore_changes=["initialNodeCount"], depends_on=self._disk_ready))
 
     # -- Kubernetes ---------------------------------------------------------------------------
     def _kubernetes(self, bucket_deps, annotation, sc_params, provisioner, volume_deps) -> None:

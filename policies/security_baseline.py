@@ -663,7 +663,7 @@ class _Checks:
         for r in self.g.resources:
             if r.resource_type not in self.stateful:
                 continue
-            if self.environment == "prod" and not r.opts.protect:  # staging/dev are rebuilt on purpose
+            if self.environment in ("prod", "staging") and not r.opts.protect:  # dev is rebuilt on purpose
                 self.report(r, "stateful but not protected; register it with protect=True")
             if get(r.props, "forceDestroy") is True:
                 self.report(r, "forceDestroy=true deletes its data with the resource; remove it")

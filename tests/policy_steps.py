@@ -152,7 +152,8 @@ def good_aws_eu() -> Steps:
     lt = g.add("aws:ec2/launchTemplate:LaunchTemplate", "gpu-reserved-lt", {
         "instanceType": "g6e.xlarge",
         "capacityReservationSpecification": {"capacityReservationTarget": {"capacityReservationId": UNKNOWN}},
-        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "volumeSize": 200}}],
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "volumeSize": 200,
+                                                                      "kmsKeyId": "arn:aws:kms:eu-central-1:123456789012:key/nodes"}}],
     }, p)
     g.add("aws:eks/nodeGroup:NodeGroup", "gpu-reserved", {
         "clusterName": UNKNOWN, "amiType": "AL2023_x86_64_NVIDIA", "capacityType": "ON_DEMAND",
@@ -189,7 +190,7 @@ def good_aws_eu() -> Steps:
                                                      "authorizationType": "JWT", "authorizerId": UNKNOWN}, p,
           deps={"apiId": [api]})
     g.add("aws:cloudwatch/logGroup:LogGroup", "access-logs", {"retentionInDays": 30,
-                                                              "kmsKeyId": "arn:aws:kms:eu-central-1:123:key/k"}, p)
+                                                              "kmsKeyId": "arn:aws:kms:eu-central-1:123456789012:key/logs"}, p)
     g.add("aws:route53/healthCheck:HealthCheck", "health", {
         "type": "HTTPS", "fqdn": "abc123.execute-api.eu-central-1.amazonaws.com", "resourcePath": "/health",
         "port": 443}, p)
@@ -231,13 +232,15 @@ def good_gcp_eu() -> Steps:
         "cluster": UNKNOWN, "location": "europe-west4", "nodeLocations": ["europe-west4-a"],
         "autoscaling": {"minNodeCount": 2, "maxNodeCount": 2},
         "nodeConfig": {"machineType": "g2-standard-8", "labels": {"aiplat.io/capacity-type": "reserved"},
+                       "bootDiskKmsKey": "projects/fixture-project/locations/europe-west4/keyRings/r/cryptoKeys/disks",
                        "reservationAffinity": {"consumeReservationType": "SPECIFIC_RESERVATION"},
                        "resourceLabels": TAGS},
     }, p, deps={"cluster": [cluster]})
     g.add("gcp:container/nodePool:NodePool", "gpu-burst", {
         "cluster": UNKNOWN, "location": "europe-west4",
         "autoscaling": {"minNodeCount": 0, "maxNodeCount": 2},
-        "nodeConfig": {"machineType": "g2-standard-8", "labels": {"aiplat.io/capacity-type": "on-demand"}},
+        "nodeConfig": {"machineType": "g2-standard-8", "labels": {"aiplat.io/capacity-type": "on-demand"},
+                       "bootDiskKmsKey": "projects/fixture-project/locations/europe-west4/keyRings/r/cryptoKeys/disks"},
     }, p, deps={"cluster": [cluster]})
     return g
 

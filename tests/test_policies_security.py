@@ -13,15 +13,9 @@ from tests.policy_steps import UNKNOWN, approved_catalog, eu_config, good_aws_eu
 
 def run(g, tmp_path, **security):
     (tmp_path / "approved.yaml").write_text(approved_catalog())
-    security = {"providerManagedKeyTypes": PROVIDER_KEYS, **security}
     cfg = eu_config(tmp_path, tmp_path / "approved.yaml", security_baseline=security)
     report = offline.evaluate(g.steps, "fixture", cfg)
     return [(v.name, v.message) for v in report.by_policy("security-baseline")]
-
-
-# The fixtures' node disks and log groups keep provider keys, as the shipped configs allow on purpose.
-PROVIDER_KEYS = ["aws:cloudwatch/logGroup:LogGroup", "aws:ec2/launchTemplate:LaunchTemplate",
-                 "gcp:container/nodePool:NodePool"]
 
 
 def names(found):
@@ -31,6 +25,29 @@ def names(found):
 def test_fixtures_pass(tmp_path):
     assert run(good_aws_eu(), tmp_path) == []
     assert run(good_gcp_eu(), tmp_path) == []
+
+
+def test_node_disks_and_log_groups_need_a_customer_key(tmp_path):
+    g = good_aws_eu()
+    del g.inputs("gpu-reserved-lt")["blockDeviceMappings"][0]["ebs"]["kmsKeyId"]
+    g.inputs("access-logs")["kmsKeyId"] = "arn:aws:kms:eu-central-1:123456789012:alias/aws/logs"
+    found = run(g, tmp_path)
+    assert names(found) == ["access-logs", "gpu-reserved-lt"]
+    assert dict(found)["access-logs"] == (
+        "aws:cloudwatch/logGroup:LogGroup access-logs: not encrypted with a customer-managed key (kmsKeyId names "
+        "an AWS-managed key (arn:aws:kms:eu-central-1:123456789012:alias/aws/logs), not a customer-managed one); "
+        "set kmsKeyId to a KMS key of the program (or list the type in providerManagedKeyTypes on purpose)")
+    assert dict(found)["gpu-reserved-lt"].startswith(
+        "aws:ec2/launchTemplate:LaunchTemplate gpu-reserved-lt: not encrypted with a customer-managed key")
+    # a named exception lets the type keep the provider's key
+    assert run(g, tmp_path, providerManagedKeyTypes=["aws:cloudwatch/logGroup:LogGroup",
+                                                     "aws:ec2/launchTemplate:LaunchTemplate"]) == []
+    g = good_gcp_eu()
+    del g.inputs("gpu-burst")["nodeConfig"]["bootDiskKmsKey"]
+    assert run(g, tmp_path) == [("gpu-burst", "gcp:container/nodePool:NodePool gpu-burst: not encrypted with a "
+                                              "customer-managed key (no key input is set); set nodeConfig.bootDiskKmsKey "
+                                              "to a KMS key of the program (or list the type in providerManagedKeyTypes "
+                                              "on purpose)")]
 
 
 def test_bucket_without_encryption_or_with_s3_managed_keys(tmp_path):
