@@ -176,6 +176,9 @@ def test_unprotected_and_force_destroy_state(tmp_path):
         ("models", "aws:s3/bucketV2:BucketV2 models: forceDestroy=true deletes its data with the resource; remove it"),
         ("secrets", "aws:kms/key:Key secrets: stateful but not protected; register it with protect=True"),
     ]
+    # staging enforces like prod; dev is rebuilt on purpose (only forceDestroy is still refused there)
+    assert sorted(run(g, tmp_path, environment="staging")) == sorted(found)
+    assert run(g, tmp_path, environment="dev") == [sorted(found)[0]]
 
 
 @pytest.mark.parametrize("mutate,expect", [
