@@ -120,7 +120,7 @@ class Cluster(AiplatComponent):
     workload_pool: str | None = None
     node_service_account: pulumi.Output[str] | None = None
     node_disk_key: pulumi.Output[str] | None = None
-    node_disk_ready: list[pulumi.Resource] = []
+    node_disk_ready: tuple[pulumi.Resource, ...] = ()
     system_nodes: pulumi.CustomResource
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -316,7 +316,7 @@ class Cluster(AiplatComponent):
             opts=self._opts(),
         )
         self.node_disk_key = disk_key.id
-        self.node_disk_ready = [disk_grant]
+        self.node_disk_ready = (disk_grant,)
         node_sa = gcp.serviceaccount.Account(
             f"{n}-nodes",
             account_id=short_id(f"{a.cluster_name}-nodes", 30),
