@@ -227,6 +227,7 @@ class Cluster(AiplatComponent):
         self.node_role_arn = node_role.arn
         self.node_disk_key = node_volume_key(self, f"{n}-node-disks", a.cluster_name, self._tags("node-disks-key"),
                                            protect=a.deletion_protection).arn
+        system_lt = node_launch_template(self, f"{n}-system", 20, self.node_disk_key, self._tags("system-nodes"))
         system = aws.eks.NodeGroup(
             f"{n}-system",
             cluster_name=cluster.name,
@@ -235,6 +236,8 @@ class Cluster(AiplatComponent):
             ami_type="AL2023_x86_64_STANDARD",
             capacity_type="ON_DEMAND",
             instance_types=[a.system_instance_type],
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=system_lt.id,
+                                                                version=system_lt.latest_version.apply(str)),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=a.system_min_nodes, desired_size=a.system_min_nodes, max_size=a.system_max_nodes
             ),
@@ -450,6 +453,32 @@ def log_group_key(owner: AiplatComponent, name: str, region: str, log_group: str
         policy=policy,
         tags=tags,
         opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(protect=protect)),
+    )
+
+
+def node_launch_template(owner: AiplatComponent, name: str, disk_size_gb: int, key_arn: pulumi.Input[str],
+                         tags: dict[str, str]) -> aws.ec2.LaunchTemplate:
+    """The launch template of a managed node group that needs no other settings: the root volume
+    (gp3, ``disk_size_gb``: 20 is the size EKS gives groups without a template) encrypted with the cluster's node-disk key (a group without a launch
+    template gets the account's default EBS key, or none); IMDSv2 only, with the hop limit of 2
+    EKS gives groups without a template (add-on pods on these nodes read instance metadata)."""
+    return aws.ec2.LaunchTemplate(
+        name,
+        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+            http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
+        ),
+        block_device_mappings=[
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda",
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=disk_size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true",
+                    kms_key_id=key_arn,
+                ),
+            )
+        ],
+        update_default_version=True,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=owner),
     )
 
 

@@ -273,6 +273,15 @@ class _Checks:
         inputs must name a customer-managed key (unless the config lets the type use the provider's)."""
         if not self.require_cmk:
             return
+        # An EKS node group has no key input of its own: its root volumes take the launch template's key,
+        # and without a launch template the account's default EBS key (or none).
+        if "aws:eks/nodeGroup:NodeGroup" not in self.provider_keys:
+            for r in self.g.of_type("aws:eks/nodeGroup:NodeGroup"):
+                if get(r.props, "launchTemplate") is None:
+                    self.report(r, "root volumes not encrypted with a customer-managed key (no launchTemplate: EKS "
+                                   "uses the account's default EBS key); set launchTemplate to a launch template whose "
+                                   "blockDeviceMappings[].ebs.kmsKeyId is a KMS key of the program (or list the type "
+                                   "in providerManagedKeyTypes on purpose)")
         for r in self.g.resources:
             paths = _key_paths_with_parent(r.resource_type)
             if not paths or r.resource_type in self.provider_keys or r.resource_type in INHERITS_ENCRYPTION:

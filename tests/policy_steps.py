@@ -162,11 +162,16 @@ def good_aws_eu() -> Steps:
         "labels": {"aiplat.io/capacity-type": "reserved", "aiplat.io/pool": "gpu"},
         "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
     }, p, deps={"clusterName": [cluster], "launchTemplate": [lt]})
+    burst_lt = g.add("aws:ec2/launchTemplate:LaunchTemplate", "gpu-burst-lt", {
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {
+            "encrypted": "true", "volumeSize": 200, "kmsKeyId": "arn:aws:kms:eu-central-1:123456789012:key/nodes"}}],
+    }, p)
     g.add("aws:eks/nodeGroup:NodeGroup", "gpu-burst", {
         "clusterName": UNKNOWN, "amiType": "AL2023_x86_64_NVIDIA", "capacityType": "ON_DEMAND",
         "instanceTypes": ["g6e.xlarge"], "scalingConfig": {"minSize": 0, "desiredSize": 0, "maxSize": 4},
+        "launchTemplate": {"id": UNKNOWN, "version": UNKNOWN},
         "labels": {"aiplat.io/capacity-type": "on-demand", "aiplat.io/pool": "gpu"},
-    }, p, deps={"clusterName": [cluster]})
+    }, p, deps={"clusterName": [cluster], "launchTemplate": [burst_lt]})
     # Model bucket, replicated to a second EU region.
     bucket = g.add("aws:s3/bucketV2:BucketV2", "models", {"bucket": "fixture-models-euc1"}, p, protect=True)
     replica = g.add("aws:s3/bucketV2:BucketV2", "models-replica", {"bucket": "fixture-models-euw1"}, p2,

@@ -63,6 +63,21 @@ def test_node_root_volumes_use_the_clusters_node_disk_key(stack):
         assert stmts["AutoScalingGrants"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_every_node_group_launches_through_a_template_with_that_key(stack):
+    rec = recorded(stack)
+    by_urn = _by_urn(rec)
+    groups = rec.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert {g.name.rsplit("-", 1)[-1] for g in groups} >= {"system", "nodes"}  # system and Milvus groups too
+    for group in groups:
+        [lt_urn] = group.property_dependencies["launchTemplate"]
+        lt = by_urn[lt_urn]
+        assert lt.type == "aws:ec2/launchTemplate:LaunchTemplate", group.name
+        [key_urn] = lt.property_dependencies["blockDeviceMappings"]
+        assert by_urn[key_urn].name.endswith("-node-disks"), group.name
+        assert lt.inputs["metadataOptions"]["httpTokens"] == "required", group.name
+
+
 def test_gke_node_boot_disks_use_a_key_the_compute_agent_may_use():
     rec = recorded("gcp-prod")
     by_urn = _by_urn(rec)

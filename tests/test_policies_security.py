@@ -39,6 +39,14 @@ def test_node_disks_and_log_groups_need_a_customer_key(tmp_path):
         "set kmsKeyId to a KMS key of the program (or list the type in providerManagedKeyTypes on purpose)")
     assert dict(found)["gpu-reserved-lt"].startswith(
         "aws:ec2/launchTemplate:LaunchTemplate gpu-reserved-lt: not encrypted with a customer-managed key")
+    # a node group without a launch template has its root volumes under the account's default EBS key
+    h = good_aws_eu()
+    h.state("gpu-burst")["inputs"].pop("launchTemplate")
+    assert run(h, tmp_path) == [("gpu-burst", "aws:eks/nodeGroup:NodeGroup gpu-burst: root volumes not encrypted with a "
+                                              "customer-managed key (no launchTemplate: EKS uses the account's default "
+                                              "EBS key); set launchTemplate to a launch template whose "
+                                              "blockDeviceMappings[].ebs.kmsKeyId is a KMS key of the program (or list "
+                                              "the type in providerManagedKeyTypes on purpose)")]
     # a named exception lets the type keep the provider's key
     assert run(g, tmp_path, providerManagedKeyTypes=["aws:cloudwatch/logGroup:LogGroup",
                                                      "aws:ec2/launchTemplate:LaunchTemplate"]) == []
