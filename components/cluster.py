@@ -105,7 +105,9 @@ class Cluster(AiplatComponent):
     Outputs: ``name``, ``endpoint``, ``kube_provider``; AWS: ``oidc_provider_arn``,
     ``oidc_issuer`` (host/path, no scheme), ``node_role_arn``, ``cluster_security_group_id``;
     GCP: ``workload_pool``, ``node_service_account``. Both: ``system_nodes`` (the system node
-    group / pool: what cluster add-ons that are cloud resources, not Helm releases, wait for).
+    group / pool: what cluster add-ons that are cloud resources, not Helm releases, wait for),
+    ``node_disk_key`` (the customer-managed key of the nodes' root / boot disks: a KMS key ARN on
+    AWS, a Cloud KMS key id on GCP) and ``node_disk_ready`` (what a pool using it waits for).
     """
 
     name: pulumi.Output[str]
@@ -117,6 +119,8 @@ class Cluster(AiplatComponent):
     cluster_security_group_id: pulumi.Output[str] | None = None
     workload_pool: str | None = None
     node_service_account: pulumi.Output[str] | None = None
+    node_disk_key: pulumi.Output[str] | None = None
+    node_disk_ready: tuple[pulumi.Resource, ...] = ()
     system_nodes: pulumi.CustomResource
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -161,11 +165,15 @@ class Cluster(AiplatComponent):
             policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
             opts=self._opts(),
         )
-        # EKS would create this group itself with no retention; owning it sets retention.
+        # EKS would create this group itself with no retention; owning it sets retention and its key.
+        log_name = f"/aws/eks/{a.cluster_name}/cluster"
+        logs_key = log_group_key(self, f"{n}-controlplane-logs", a.region, log_name,
+                                 self._tags("controlplane-logs-key"), protect=a.deletion_protection)
         logs = aws.cloudwatch.LogGroup(
             f"{n}-controlplane",
-            name=f"/aws/eks/{a.cluster_name}/cluster",
+            name=log_name,
             retention_in_days=a.log_retention_days,
+            kms_key_id=logs_key.arn,
             tags=self._tags("controlplane-logs"),
             opts=self._opts(),
         )
@@ -217,6 +225,9 @@ class Cluster(AiplatComponent):
             for arn in NODE_POLICIES
         ]
         self.node_role_arn = node_role.arn
+        self.node_disk_key = node_volume_key(self, f"{n}-node-disks", a.cluster_name, self._tags("node-disks-key"),
+                                           protect=a.deletion_protection).arn
+        system_lt = node_launch_template(self, f"{n}-system", 20, self.node_disk_key, self._tags("system-nodes"))
         system = aws.eks.NodeGroup(
             f"{n}-system",
             cluster_name=cluster.name,
@@ -225,6 +236,8 @@ class Cluster(AiplatComponent):
             ami_type="AL2023_x86_64_STANDARD",
             capacity_type="ON_DEMAND",
             instance_types=[a.system_instance_type],
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=system_lt.id,
+                                                                version=system_lt.latest_version.apply(str)),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=a.system_min_nodes, desired_size=a.system_min_nodes, max_size=a.system_max_nodes
             ),
@@ -289,6 +302,24 @@ class Cluster(AiplatComponent):
             member=f"serviceAccount:service-{project.number}@container-engine-robot.iam.gserviceaccount.com",
             opts=self._opts(),
         )
+        # Node boot disks: a CMEK the Compute Engine service agent may use (it encrypts the disks GKE creates).
+        disk_key = gcp.kms.CryptoKey(
+            f"{n}-node-disks",
+            key_ring=ring.id,
+            purpose="ENCRYPT_DECRYPT",
+            rotation_period="7776000s",  # 90 days
+            labels=labels,
+            opts=self._opts(protect=a.deletion_protection),
+        )
+        disk_grant = gcp.kms.CryptoKeyIAMMember(
+            f"{n}-node-disks-compute",
+            crypto_key_id=disk_key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=f"serviceAccount:service-{project.number}@compute-system.iam.gserviceaccount.com",
+            opts=self._opts(),
+        )
+        self.node_disk_key = disk_key.id
+        self.node_disk_ready = (disk_grant,)
         node_sa = gcp.serviceaccount.Account(
             f"{n}-nodes",
             account_id=short_id(f"{a.cluster_name}-nodes", 30),
@@ -377,10 +408,11 @@ class Cluster(AiplatComponent):
                 ),
                 disk_type="pd-balanced",
                 disk_size_gb=100,
+                boot_disk_kms_key=disk_key.id,
                 labels={POOL_NODE_LABEL: "system", CAPACITY_NODE_LABEL: "on-demand"},
                 resource_labels=labels,
             ),
-            opts=self._opts(),
+            opts=self._opts(depends_on=[disk_grant]),
         )
         self.system_nodes = system
         kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.master_auth, cluster.name).apply(
@@ -390,6 +422,98 @@ class Cluster(AiplatComponent):
             f"{n}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True,
             opts=self._opts(depends_on=[system, *a.deployer_path]),
         )
+
+
+def log_group_key(owner: AiplatComponent, name: str, region: str, log_group: str, tags: dict[str, str],
+                  protect: bool = False, opts: pulumi.ResourceOptions | None = None) -> aws.kms.Key:
+    """A customer-managed key for one CloudWatch log group. The account administers it;
+    CloudWatch Logs of ``region`` may use it only for that group (the encryption-context
+    condition AWS documents for log group keys), since the default key policy does not let
+    the logs service use a key at all."""
+    base = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=owner), opts) if opts else \
+        pulumi.ResourceOptions(parent=owner)
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=owner, provider=base.provider))
+    policy = account.account_id.apply(lambda acct: json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "CloudWatchLogs", "Effect": "Allow", "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+             "Resource": "*",
+             "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn":
+                                         f"arn:aws:logs:{region}:{acct}:log-group:{log_group}"}}},
+        ],
+    }))
+    return aws.kms.Key(
+        name,
+        description=f"CloudWatch Logs encryption of {log_group}",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=policy,
+        tags=tags,
+        opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(protect=protect)),
+    )
+
+
+def node_launch_template(owner: AiplatComponent, name: str, disk_size_gb: int, key_arn: pulumi.Input[str],
+                         tags: dict[str, str]) -> aws.ec2.LaunchTemplate:
+    """The launch template of a managed node group that needs no other settings: the root volume
+    (gp3, ``disk_size_gb``: 20 is the size EKS gives groups without a template) encrypted with the cluster's node-disk key (a group without a launch
+    template gets the account's default EBS key, or none); IMDSv2 only, with the hop limit of 2
+    EKS gives groups without a template (add-on pods on these nodes read instance metadata)."""
+    return aws.ec2.LaunchTemplate(
+        name,
+        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+            http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
+        ),
+        block_device_mappings=[
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda",
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=disk_size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true",
+                    kms_key_id=key_arn,
+                ),
+            )
+        ],
+        update_default_version=True,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=owner),
+    )
+
+
+def node_volume_key(owner: AiplatComponent, name: str, cluster_name: str, tags: dict[str, str],
+                  protect: bool = False) -> aws.kms.Key:
+    """A customer-managed key for the nodes' EBS root volumes. Managed node groups launch through
+    EC2 Auto Scaling, whose service-linked role must use the key and create grants on it for the
+    volumes it attaches (the key policy AWS documents for encrypted volumes of Auto Scaling groups)."""
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=owner))
+
+    def policy(acct: str) -> str:
+        asg = f"arn:aws:iam::{acct}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        return json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+                 "Action": "kms:*", "Resource": "*"},
+                {"Sid": "AutoScalingUse", "Effect": "Allow", "Principal": {"AWS": asg},
+                 "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                 "Resource": "*"},
+                {"Sid": "AutoScalingGrants", "Effect": "Allow", "Principal": {"AWS": asg},
+                 "Action": "kms:CreateGrant", "Resource": "*",
+                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+            ],
+        })
+
+    return aws.kms.Key(
+        name,
+        description=f"EBS root volumes of the nodes of {cluster_name}",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=account.account_id.apply(policy),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=owner, protect=protect),
+    )
 
 
 def _assume_role(service: str) -> str:

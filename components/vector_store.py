@@ -63,6 +63,8 @@ class MilvusNodes:
     """AWS: the private subnets of ``zones``."""
     node_service_account: pulumi.Input[str] | None = None
     """GCP: the cluster's node service account."""
+    node_disk_key: pulumi.Input[str] | None = None
+    """AWS: the cluster's node-disk KMS key (root volumes, through a launch template)."""
 
 
 @dataclass(frozen=True)
@@ -403,6 +405,7 @@ class VectorStore(AiplatComponent):
                                           opts=self._opts())
         self.bucket = bucket.name
         self.kms_key = key.id
+        self._disk_ready = [grants[1]]
         self.cloud_identity = gsa.email
         sc_params = key.id.apply(lambda k: {"type": "pd-balanced", "disk-encryption-kms-key": k})
         return ([bucket, rw, wi, grants[1]], {"iam.gke.io/gcp-service-account": gsa.email}, sc_params,
@@ -416,6 +419,9 @@ class VectorStore(AiplatComponent):
         if a.cloud == "aws":
             import pulumi_aws as aws
 
+            from aiplat.cluster import node_launch_template
+
+            lt = node_launch_template(self, f"{n}-nodes", 20, nodes.node_disk_key, self._tags("milvus-nodes"))
             return aws.eks.NodeGroup(
                 f"{n}-nodes",
                 cluster_name=nodes.cluster_name,
@@ -424,6 +430,7 @@ class VectorStore(AiplatComponent):
                 ami_type="AL2023_x86_64_STANDARD",
                 capacity_type="ON_DEMAND",
                 instance_types=[nodes.instance_type],
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=lt.id, version=lt.latest_version.apply(str)),
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                     min_size=nodes.min_nodes, desired_size=nodes.min_nodes, max_size=nodes.max_nodes),
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
@@ -459,12 +466,14 @@ class VectorStore(AiplatComponent):
                     enable_secure_boot=True, enable_integrity_monitoring=True),
                 disk_type="pd-balanced",
                 disk_size_gb=100,
+                # the vectors' CMEK (its Compute Engine agent grant is in _gcp): the nodes cache segments
+                boot_disk_kms_key=self.kms_key,
                 labels=labels,
                 taints=[gcp.container.NodePoolNodeConfigTaintArgs(
                     key=MILVUS_TAINT_KEY, value=MILVUS_TAINT_VALUE, effect="NO_SCHEDULE")],
                 resource_labels={k.lower(): v for k, v in a.tags.items()},
             ),
-            opts=self._opts(ignore_changes=["initialNodeCount"]))
+            opts=self._opts(ignore_changes=["initialNodeCount"], depends_on=self._disk_ready))
 
     # -- Kubernetes ---------------------------------------------------------------------------
     def _kubernetes(self, bucket_deps, annotation, sc_params, provisioner, volume_deps) -> None:
@@ -537,7 +546,8 @@ def args_from_config(config, stack: str, region, cluster, endpoint_namespaces: l
     nodes = MilvusNodes(
         instance_type=itype, min_nodes=low, max_nodes=high, zones=zones, cluster_name=cluster.name,
         node_role_arn=cluster.node_role_arn, subnet_ids=[by_zone[z] for z in zones if z in by_zone],
-        node_service_account=cluster.node_service_account)
+        node_service_account=cluster.node_service_account,
+        node_disk_key=cluster.node_disk_key if config.cloud == "aws" else None)
     return VectorStoreArgs(
         cloud=config.cloud,
         region=region.name,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 
-PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "kubernetes": "pulumi_kubernetes"}
+PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "kubernetes": "pulumi_kubernetes", "random": "pulumi_random"}
 _MAX_DEPTH = 8  # Kubernetes' JSONSchemaProps and a few AWS types refer to themselves
 
 
@@ -57,7 +57,9 @@ def resource_class(type_token: str) -> type | None:
         candidates = [f"{pkg}.{group}.{version}"]
     else:
         mod = module.split("/")[0]
-        candidates = [pkg if mod == "index" else f"{pkg}.{mod}"]
+        # A module named like a Python keyword gets a trailing underscore in the SDK
+        # (aws:lambda/... -> pulumi_aws.lambda_).
+        candidates = [pkg] if mod == "index" else [f"{pkg}.{mod}", f"{pkg}.{mod}_"]
     for candidate in candidates:
         try:
             cls = getattr(importlib.import_module(candidate), name, None)

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy
 
+from aiplat.policies import _judge, _schema
 from aiplat.policies._props import UNKNOWN, cloud_of, get, is_provider, items
 
 NAME = "required-tags"
@@ -52,32 +53,67 @@ def tag_inputs(resource_type: str) -> tuple[str, ...]:
     return tuple(camel for arg, camel in TAG_ARGUMENTS[cloud].items() if arg in params)
 
 
-def _provider_defaults(args, cloud: str) -> dict:
+def coverage(resource_type: str) -> _judge.Coverage:
+    """Taggable (the SDK class takes tags/labels) -> judged; AWS/GCP types without -> not applicable;
+    other providers' types: not applicable when they cannot carry cloud tags (Kubernetes objects,
+    random values, components), cannot judge when no schema is known."""
+    if tag_inputs(resource_type):
+        return _judge.Coverage.judged()
+    parts = resource_type.split(":")
+    if resource_type.startswith("pulumi:") or (len(parts) == 3 and "/" not in parts[1] and
+                                                parts[0] not in _schema.PACKAGES):
+        return _judge.Coverage.not_applicable("a component or provider: nothing is billed to it")
+    if parts[0] in ("kubernetes", "random"):
+        return _judge.Coverage.not_applicable("not a cloud resource: no cloud bill to charge back (the cluster's "
+                                              "nodes carry the tags)")
+    if cloud_of(resource_type) and _schema.resource_class(resource_type) is not None:
+        return _judge.Coverage.not_applicable("the provider schema has no tags/labels input for the type")
+    return _judge.Coverage.cannot_judge("no provider schema is known for the type, so whether it takes tags "
+                                        "cannot be read")
+
+
+def _provider_defaults(args, cloud: str):
+    """The provider's default tags/labels; UNKNOWN when they are unknown at preview."""
     if args.provider is None:
         return {}
     value = get(args.provider.props, *PROVIDER_DEFAULTS[cloud], default={})
-    return dict(items(value)) if value is not UNKNOWN else {}
+    return dict(items(value)) if value is not UNKNOWN else UNKNOWN
 
 
 def validate(args, report_violation) -> None:
+    config = args.get_config()
+    allowed = list(config.get(_judge.ALLOWED_TYPES, []))
+    cov = coverage(args.resource_type)
+    if cov.kind == "cannot-judge":
+        _judge.report_unjudged(NAME, args.resource_type, args.name, cov.reason, allowed,
+                               lambda m, u: report_violation(m, u), None)
+        return
     keys = tag_inputs(args.resource_type)
     if not keys:
         return
-    config = args.get_config()
-    if args.resource_type in config.get("exemptTypes", []):
-        return
-    required = list(config.get("requiredTags", DEFAULT_TAGS))
+    required = list(config["requiredTags"])
     cloud = cloud_of(args.resource_type)
-    present = _provider_defaults(args, cloud)
+    defaults = _provider_defaults(args, cloud)
+    present = {} if defaults is UNKNOWN else dict(defaults)
+    unknown = defaults is UNKNOWN
     for key in keys:
         value = get(args.props, key, default={})
         if value is UNKNOWN:
-            # The tags are computed: they will only be known at `up`. Say so instead of guessing.
-            report_violation(f"{keys[0]} of {args.name} are unknown during preview; build them from config "
-                             f"values so {', '.join(required)} can be checked", None)
-            return
-        present.update(dict(items(value)))
+            unknown = True
+            continue
+        for k, v in items(value):
+            present[k] = v
     missing = [t for t in required if not isinstance(present.get(t), str) or not present.get(t).strip()]
+    unknown_values = [t for t in missing if present.get(t) is UNKNOWN]
+    if missing and (unknown or unknown_values):
+        # Unknown at preview, and the provider's default tags do not supply them: cannot judge.
+        if args.resource_type in allowed:
+            return
+        report_violation(f"{args.resource_type} {args.name}: cannot judge: {keys[0]} (or the provider's defaults) "
+                         f"unknown at preview and {', '.join(missing)} not set by the provider's default tags; build "
+                         f"them from config values, set them as provider default tags, or allow the type on purpose "
+                         f"in {NAME}.{_judge.ALLOWED_TYPES}", None)
+        return
     if missing:
         what = "tags" if cloud == "aws" else "labels"
         report_violation(f"{args.resource_type} {args.name} lacks {what} {', '.join(missing)}; add them to its "
@@ -87,7 +123,8 @@ def validate(args, report_violation) -> None:
 
 POLICY = ResourceValidationPolicy(
     name=NAME,
-    description="Taggable resources carry owner, team and cost-center tags/labels for chargeback.",
+    description="Every taggable resource (from the provider schema) carries owner, team and cost-center "
+                "tags/labels for chargeback; unknown tags not covered by provider defaults are refused.",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=validate,
     config_schema=PolicyConfigSchema(
@@ -96,16 +133,10 @@ POLICY = ResourceValidationPolicy(
                 "type": "array",
                 "items": {"type": "string", "minLength": 1},
                 "minItems": 1,
-                "default": DEFAULT_TAGS,
-                "description": "Tag (AWS) / label (GCP) keys every taggable resource must carry. "
-                               "Default owner, team, cost-center.",
+                "description": "Tag (AWS) / label (GCP) keys every taggable resource must carry. Required.",
             },
-            "exemptTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": [],
-                "description": "Resource type tokens not checked. Default none.",
-            },
+            _judge.ALLOWED_TYPES: _judge.ALLOWED_TYPES_SCHEMA,
         },
+        required=["requiredTags"],
     ),
 )

@@ -155,7 +155,8 @@ def good_aws_eu() -> Steps:
     lt = g.add("aws:ec2/launchTemplate:LaunchTemplate", "gpu-reserved-lt", {
         "instanceType": "g6e.xlarge",
         "capacityReservationSpecification": {"capacityReservationTarget": {"capacityReservationId": UNKNOWN}},
-        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "volumeSize": 200}}],
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "volumeSize": 200,
+                                                                      "kmsKeyId": "arn:aws:kms:eu-central-1:123456789012:key/nodes"}}],
     }, p)
     g.add("aws:eks/nodeGroup:NodeGroup", "gpu-reserved", {
         "clusterName": UNKNOWN, "amiType": "AL2023_x86_64_NVIDIA", "capacityType": "ON_DEMAND",
@@ -164,11 +165,16 @@ def good_aws_eu() -> Steps:
         "labels": {"aiplat.io/capacity-type": "reserved", "aiplat.io/pool": "gpu"},
         "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
     }, p, deps={"clusterName": [cluster], "launchTemplate": [lt]})
+    burst_lt = g.add("aws:ec2/launchTemplate:LaunchTemplate", "gpu-burst-lt", {
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {
+            "encrypted": "true", "volumeSize": 200, "kmsKeyId": "arn:aws:kms:eu-central-1:123456789012:key/nodes"}}],
+    }, p)
     g.add("aws:eks/nodeGroup:NodeGroup", "gpu-burst", {
         "clusterName": UNKNOWN, "amiType": "AL2023_x86_64_NVIDIA", "capacityType": "ON_DEMAND",
         "instanceTypes": ["g6e.xlarge"], "scalingConfig": {"minSize": 0, "desiredSize": 0, "maxSize": 4},
+        "launchTemplate": {"id": UNKNOWN, "version": UNKNOWN},
         "labels": {"aiplat.io/capacity-type": "on-demand", "aiplat.io/pool": "gpu"},
-    }, p, deps={"clusterName": [cluster]})
+    }, p, deps={"clusterName": [cluster], "launchTemplate": [burst_lt]})
     # Model bucket, replicated to a second EU region.
     bucket = g.add("aws:s3/bucketV2:BucketV2", "models", {"bucket": "fixture-models-euc1"}, p, protect=True)
     replica = g.add("aws:s3/bucketV2:BucketV2", "models-replica", {"bucket": "fixture-models-euw1"}, p2,
@@ -207,7 +213,7 @@ def good_aws_eu() -> Steps:
                                                      "authorizationType": "JWT", "authorizerId": UNKNOWN}, p,
           deps={"apiId": [api]})
     g.add("aws:cloudwatch/logGroup:LogGroup", "access-logs", {"retentionInDays": 30,
-                                                              "kmsKeyId": "arn:aws:kms:eu-central-1:123:key/k"}, p)
+                                                              "kmsKeyId": "arn:aws:kms:eu-central-1:123456789012:key/logs"}, p)
     g.add("aws:route53/healthCheck:HealthCheck", "health", {
         "type": "HTTPS", "fqdn": "abc123.execute-api.eu-central-1.amazonaws.com", "resourcePath": "/health",
         "port": 443}, p)
@@ -238,7 +244,9 @@ def good_gcp_eu() -> Steps:
         "workloadIdentityConfig": {"workloadPool": "fixture-project.svc.id.goog"},
         "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True,
                                  "masterIpv4CidrBlock": "172.16.0.0/28"},
-        "resourceLabels": TAGS,
+        "resourceLabels": TAGS, "removeDefaultNodePool": True, "initialNodeCount": 1,
+        "databaseEncryption": {"state": "ENCRYPTED",
+                               "keyName": "projects/fixture-project/locations/europe-west4/keyRings/r/cryptoKeys/gke"},
     }, p)
     g.add("gcp:compute/reservation:Reservation", "gpu-reserved-a", {
         "zone": "europe-west4-a", "specificReservationRequired": True,
@@ -250,13 +258,15 @@ def good_gcp_eu() -> Steps:
         "cluster": UNKNOWN, "location": "europe-west4", "nodeLocations": ["europe-west4-a"],
         "autoscaling": {"minNodeCount": 2, "maxNodeCount": 2},
         "nodeConfig": {"machineType": "g2-standard-8", "labels": {"aiplat.io/capacity-type": "reserved"},
+                       "bootDiskKmsKey": "projects/fixture-project/locations/europe-west4/keyRings/r/cryptoKeys/disks",
                        "reservationAffinity": {"consumeReservationType": "SPECIFIC_RESERVATION"},
                        "resourceLabels": TAGS},
     }, p, deps={"cluster": [cluster]})
     g.add("gcp:container/nodePool:NodePool", "gpu-burst", {
         "cluster": UNKNOWN, "location": "europe-west4",
         "autoscaling": {"minNodeCount": 0, "maxNodeCount": 2},
-        "nodeConfig": {"machineType": "g2-standard-8", "labels": {"aiplat.io/capacity-type": "on-demand"}},
+        "nodeConfig": {"machineType": "g2-standard-8", "labels": {"aiplat.io/capacity-type": "on-demand"},
+                       "bootDiskKmsKey": "projects/fixture-project/locations/europe-west4/keyRings/r/cryptoKeys/disks"},
     }, p, deps={"cluster": [cluster]})
     return g
 
@@ -276,6 +286,7 @@ def eu_config(tmp_path, catalog_path=None, **overrides) -> Any:
                            **({"catalogPath": str(catalog_path)} if catalog_path else {})},
         "spend-cap": {"maxMonthlyUsd": 20000, "maxGpus": 8},
         "security-baseline": {"environment": "prod"},
+        "required-tags": {"requiredTags": ["owner", "team", "cost-center"]},
     }
     for key, value in overrides.items():
         key = key.replace("_", "-")

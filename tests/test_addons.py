@@ -276,7 +276,7 @@ def test_eks_addons_exact_contract(record, stack):
 
         # the default StorageClass: gp3, encrypted with the cluster's rotating volumes key, after the driver
         key = _one(rec, comp.urn, KEY, f"{n}-volumes")
-        assert key.inputs["enableKeyRotation"] is True and key.protect is cfg.production
+        assert key.inputs["enableKeyRotation"] is True and key.protect is cfg.protect_state  # prod and staging
         sc = _one(rec, comp.urn, SC, f"{n}-gp3")
         assert sc.inputs["metadata"]["name"] == DEFAULT_STORAGE_CLASS
         assert sc.inputs["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}

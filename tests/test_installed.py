@@ -325,6 +325,7 @@ STRICT = {  # a config under which the prod graph has findings, per resource and
     "spend-cap": {"maxGpus": 8, "maxMonthlyUsd": 1000},
     "required-tags": {"requiredTags": ["owner", "team", "cost-center", "pager"]},
     "data-residency": {"residencyZone": "eu"},
+    "security-baseline": {"environment": "prod"},  # required (issue 13)
 }
 
 

@@ -21,48 +21,74 @@ def run(g, tmp_path, **spend):
     return report, report.by_policy("spend-cap")
 
 
-def test_aws_estimate_reserved_on_demand_fixed():
+def test_aws_estimate_prices_everything_on_demand_unless_a_commitment_is_declared():
     price = gpu.get_instance_type("aws", "g6e.xlarge").price("eu-central-1")
     fixed = gpu.fixed_costs("aws")
     control_plane = kubernetes.control_plane_hourly("aws", "standard")  # the fixture runs 1.35
     est = cost.estimate(good_aws_eu().steps)
     lines = {(line.category, line.item): line for line in est.lines}
-    reserved = lines[("reserved", "g6e.xlarge")]
-    assert (reserved.units, reserved.gpus, reserved.unit_hourly_usd) == (2, 2, price.reserved_1y_hourly)
-    assert set(reserved.resources) == {"gpu-reserved-a", "gpu-reserved"}
-    burst = lines[("on-demand", "g6e.xlarge")]
-    assert (burst.units, burst.unit_hourly_usd) == (4, price.on_demand_hourly)
+    # The "reserved" label and the capacity reservation buy no discount: a reservation is paid at on-demand.
+    assert ("reserved", "g6e.xlarge") not in lines
+    gpus = lines[("on-demand", "g6e.xlarge")]
+    assert (gpus.units, gpus.gpus, gpus.unit_hourly_usd) == (6, 6, price.on_demand_hourly)
+    assert set(gpus.resources) == {"gpu-reserved-a", "gpu-reserved", "gpu-burst"}
     assert lines[("fixed", "cluster_control_plane")].monthly_usd == pytest.approx(control_plane * H)
     assert lines[("fixed", "nat_gateway")].units == 1
-    expected = (2 * price.reserved_1y_hourly + 4 * price.on_demand_hourly
-                + control_plane + fixed["nat_gateway"] + fixed["api_gateway_base"]) * H
+    expected = (6 * price.on_demand_hourly + control_plane + fixed["nat_gateway"] + fixed["api_gateway_base"]) * H
     assert est.monthly_usd == pytest.approx(expected, abs=0.02)
     assert est.total_gpus == 6
     assert est.unpriced == []
-    # 3y term prices the reserved line at the 3y rate
-    assert cost.estimate(good_aws_eu().steps, term="3y").subtotal("reserved") == pytest.approx(
-        2 * price.reserved_3y_hourly * H, abs=0.01)
+    # A commitment the stack declares it holds prices that many units at the term's rate, the rest on demand.
+    for term, hourly in (("1y", price.reserved_1y_hourly), ("3y", price.reserved_3y_hourly)):
+        est = cost.estimate(good_aws_eu().steps, [cost.Commitment("g6e.xlarge", "eu-central-1", 2, term)])
+        lines = {(line.category, line.item): line for line in est.lines}
+        assert (lines[("reserved", "g6e.xlarge")].units, lines[("reserved", "g6e.xlarge")].unit_hourly_usd) == (2, hourly)
+        assert lines[("on-demand", "g6e.xlarge")].units == 4
+        assert est.subtotal("reserved") == pytest.approx(2 * hourly * H, abs=0.01)
+        assert est.total_gpus == 6
+
+
+def test_a_commitment_is_paid_whether_used_or_not():
+    price = gpu.get_instance_type("aws", "g6e.xlarge").price("eu-central-1")
+    est = cost.estimate(good_aws_eu().steps, [cost.Commitment("g6e.xlarge", "eu-central-1", 8, "3y")])
+    reserved = [line for line in est.lines if line.category == "reserved"]
+    assert [(x.units, x.gpus) for x in reserved] == [(8, 6)]  # 8 paid, 6 used
+    assert not [line for line in est.lines if line.category == "on-demand"]
+    assert est.subtotal("reserved") == pytest.approx(8 * price.reserved_3y_hourly * H, abs=0.01)
+    # held in a region where nothing runs: still paid, on its own line
+    est = cost.estimate(good_aws_eu().steps, [cost.Commitment("g6e.xlarge", "us-east-1", 1, "1y")])
+    line = next(x for x in est.lines if x.category == "reserved")
+    assert (line.region, line.units, line.gpus, line.resources) == ("us-east-1", 1, 0, ("commitment 1x 1y",))
+    # a commitment the catalog cannot price is not free either
+    est = cost.estimate(good_aws_eu().steps, [cost.Commitment("g6e.xlarge", "eu-west-1", 1, "1y")])
+    assert est.unpriced == ["commitment g6e.xlarge eu-west-1: g6e.xlarge in eu-west-1 is not in the instance catalog"]
 
 
 def test_reservation_larger_than_reserved_group_is_paid_in_full():
     g = good_aws_eu()
     g.inputs("gpu-reserved-a")["instanceCount"] = 3  # reserved capacity is billed used or not
-    line = next(x for x in cost.estimate(g.steps).lines if x.category == "reserved")
-    assert line.units == 3
+    line = next(x for x in cost.estimate(g.steps).lines if x.item == "g6e.xlarge")
+    assert (line.category, line.units) == ("on-demand", 3 + 4)
 
 
-def test_gcp_estimate_counts_zones_of_regional_pools():
+def test_gcp_estimate_counts_zones_of_regional_pools_and_ignores_the_commitment_field():
     price = gpu.get_instance_type("gcp", "g2-standard-8").price("europe-west4")
     est = cost.estimate(good_gcp_eu().steps)
-    lines = {(line.category, line.item): line for line in est.lines}
-    assert lines[("reserved", "g2-standard-8")].units == 2
-    # burst pool: maxNodeCount 2 per zone x the cluster's 2 node locations
-    assert lines[("on-demand", "g2-standard-8")].units == 4
-    assert lines[("on-demand", "g2-standard-8")].unit_hourly_usd == price.on_demand_hourly
+    assert est.unpriced == []
+    line = next(x for x in est.lines if x.item == "g2-standard-8")
+    # reservation 2 (its pool runs inside it) + burst maxNodeCount 2 per zone x the cluster's 2 node locations
+    assert (line.category, line.units, line.unit_hourly_usd) == ("on-demand", 2 + 4, price.on_demand_hourly)
+    g = good_gcp_eu()
+    g.inputs("gke")["nodeLocations"] = ["europe-west4-a", "europe-west4-b", "europe-west4-c"]
+    assert next(x for x in cost.estimate(g.steps).lines if x.item == "g2-standard-8").units == 2 + 6
+    # the reservation's commitment field names a plan; nothing in the graph buys it
+    g = good_gcp_eu()
+    g.inputs("gpu-reserved-a")["commitment"] = "projects/fixture-project/regions/europe-west4/commitments/c"
+    assert cost.estimate(g.steps).lines == est.lines
     assert est.total_gpus == 6 * gpu.get_instance_type("gcp", "g2-standard-8").gpus
 
 
-def test_system_nodes_are_priced_and_unknown_types_and_caps_listed_unpriced():
+def test_system_nodes_are_priced_and_unknown_types_and_sizes_are_refused(tmp_path):
     g = good_aws_eu()
     p = g.state("vpc")["provider"]
     g.add("aws:eks/nodeGroup:NodeGroup", "system", {"instanceTypes": ["m6i.large"],
@@ -74,8 +100,17 @@ def test_system_nodes_are_priced_and_unknown_types_and_caps_listed_unpriced():
     system = next(line for line in est.lines if line.item == "m6i.large")
     price = instances.get("aws", "m6i.large").price("eu-central-1").on_demand_hourly
     assert (system.category, system.units, system.gpus, system.unit_hourly_usd) == ("on-demand", 3, 0, price)
-    assert any(u.startswith("2x x9z.huge eu-central-1 (on-demand; odd): not in the instance catalog") for u in est.unpriced)
-    assert any(u.startswith("gpu-burst:") for u in est.unpriced)
+    assert est.unpriced == [
+        "gpu-burst: scalingConfig.maxSize unknown at preview",
+        "odd: x9z.huge is not in the instance catalog (components/catalog/gpu_instances.yaml, machines.yaml)"]
+    report, verdicts = run(g, tmp_path, maxMonthlyUsd=1e6, maxGpus=64)
+    tail = "; a resource that cannot be priced at its largest size is refused (spend-cap fails closed)"
+    assert [(v.enforcement_level, v.name, v.message) for v in verdicts] == [
+        ("mandatory", "gpu-burst",
+         "aws:eks/nodeGroup:NodeGroup gpu-burst: cannot price: scalingConfig.maxSize unknown at preview" + tail),
+        ("mandatory", "odd", "aws:eks/nodeGroup:NodeGroup odd: cannot price: x9z.huge is not in the instance "
+                             "catalog (components/catalog/gpu_instances.yaml, machines.yaml)" + tail)]
+    assert report.exit_code == 1
 
 
 def test_control_planes_are_priced_by_their_kubernetes_support_period():
@@ -94,7 +129,8 @@ def test_estimate_json_and_table():
     doc = est.to_json()
     assert doc["monthly_usd"] == est.monthly_usd and doc["total_gpus"] == 6
     assert set(doc["by_category"]) == {"reserved", "on-demand", "spot", "fixed"}
-    assert doc["lines"][0]["resources"] == ["gpu-reserved-a", "gpu-reserved"]
+    assert doc["lines"][0]["resources"] == ["gpu-reserved-a", "gpu-reserved", "gpu-burst"]
+    assert doc["unpriced"] == []
     from rich.console import Console
     console = Console(record=True, width=140)
     console.print(cost_table(est))
@@ -113,35 +149,50 @@ def test_burst_cap_that_breaks_the_budget(tmp_path):
     report, verdicts = run(g, tmp_path, maxMonthlyUsd=20000, maxGpus=64)
     assert [(v.policy, v.enforcement_level, v.urn) for v in verdicts] == [("spend-cap", "mandatory", "")]
     msg = verdicts[0].message
-    assert f"estimated ${est.monthly_usd:,.2f}/month at full scale exceeds maxMonthlyUsd $20,000.00" in msg
-    assert "12x g6e.xlarge eu-central-1" in msg and "reserved $" in msg and "fixed $" in msg
+    assert msg.startswith(f"estimated ${est.monthly_usd:,.2f}/month at full scale exceeds maxMonthlyUsd $20,000.00 "
+                          f"by ${est.monthly_usd - 20000:,.2f}: on-demand ")
+    assert "(14x g6e.xlarge eu-central-1 @ $2.2518/h = $23,013.40)" in msg and "| fixed $105.85" in msg
+    # a declared commitment lowers the estimate below the cap
+    commit = [{"type": "g6e.xlarge", "region": "eu-central-1", "count": 14, "term": "3y"}]
+    assert run(g, tmp_path, maxMonthlyUsd=20000, maxGpus=64, commitments=commit)[1] == []
     assert report.exit_code == 1
 
 
 def test_gpu_count_over_max(tmp_path):
     _, verdicts = run(good_aws_eu(), tmp_path, maxMonthlyUsd=1e6, maxGpus=4)
-    assert len(verdicts) == 1
-    assert verdicts[0].message.startswith("6 GPUs at full scale exceed maxGpus 4 (reserved 2x g6e.xlarge")
+    assert [v.message for v in verdicts] == [
+        "6 GPUs at full scale exceed maxGpus 4 (on-demand 6x g6e.xlarge eu-central-1 = 6 GPUs); lower the pools' "
+        "max_nodes or raise maxGpus."]
 
 
 def test_spot_group_priced_at_on_demand_upper_bound(tmp_path):
     g = good_aws_eu()
-    g.inputs("gpu-burst")["labels"]["aiplat.io/capacity-type"] = "spot"
+    g.inputs("gpu-burst")["capacityType"] = "SPOT"
     lines = {line.category: line for line in cost.estimate(g.steps).lines}
-    assert lines["spot"].unit_hourly_usd == gpu.get_instance_type("aws", "g6e.xlarge").price(
-        "eu-central-1").on_demand_hourly
+    assert (lines["spot"].units, lines["spot"].unit_hourly_usd) == (4, gpu.get_instance_type(
+        "aws", "g6e.xlarge").price("eu-central-1").on_demand_hourly)
+    # a label says nothing about what is bought
+    g = good_aws_eu()
+    g.inputs("gpu-burst")["labels"]["aiplat.io/capacity-type"] = "spot"
+    assert "spot" not in {line.category for line in cost.estimate(g.steps).lines}
 
 
 @settings(max_examples=40, deadline=None)
-@given(reserved=st.integers(0, 8), burst=st.integers(0, 16))
-def test_estimate_is_linear_in_the_caps(reserved, burst):
+@given(reserved=st.integers(0, 8), burst=st.integers(0, 16), committed=st.integers(0, 12))
+def test_estimate_is_linear_in_the_caps(reserved, burst, committed):
     price = gpu.get_instance_type("aws", "g6e.xlarge").price("eu-central-1")
     g = good_aws_eu()
     g.inputs("gpu-reserved-a")["instanceCount"] = reserved
     g.inputs("gpu-reserved")["scalingConfig"]["maxSize"] = reserved
     g.inputs("gpu-burst")["scalingConfig"]["maxSize"] = burst
     est = cost.estimate(g.steps)
-    gpu_part = est.subtotal("reserved") + est.subtotal("on-demand")
-    assert gpu_part == pytest.approx((reserved * price.reserved_1y_hourly + burst * price.on_demand_hourly) * H,
-                                     abs=0.05)
+    assert est.subtotal("reserved") == 0
+    assert est.subtotal("on-demand") == pytest.approx((reserved + burst) * price.on_demand_hourly * H, abs=0.05)
     assert est.total_gpus == reserved + burst
+    commitments = [cost.Commitment("g6e.xlarge", "eu-central-1", committed, "1y")] if committed else []
+    est = cost.estimate(g.steps, commitments)
+    running = reserved + burst
+    gpu_part = est.subtotal("reserved") + est.subtotal("on-demand")
+    assert gpu_part == pytest.approx((committed * price.reserved_1y_hourly
+                                      + max(0, running - committed) * price.on_demand_hourly) * H, abs=0.05)
+    assert est.total_gpus == running

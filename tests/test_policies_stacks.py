@@ -104,8 +104,9 @@ def test_gcp_eu_multi_region_in_a_us_stack(tmp_path):
 
 def test_prod_budget_below_full_scale_cost(tmp_path):
     steps = recorded("prod").steps()
-    est = cost.estimate(steps)
-    assert est.monthly_usd > 0
+    # the policy prices the commitments prod's config declares; so does the estimate compared with
+    est = cost.estimate(steps, cost.commitments_of_config(policy_config_path("prod")))
+    assert est.monthly_usd > 0 and est.subtotal("reserved") > 0
     report = offline.evaluate(steps, "prod", config_with(tmp_path, "prod", spend_cap={
         "maxMonthlyUsd": round(est.monthly_usd - 1, 2)}))
     [v] = report.by_policy("spend-cap")
@@ -122,7 +123,9 @@ def test_prod_cluster_endpoint_opened_to_the_internet(tmp_path):
     cluster["inputs"]["vpcConfig"]["publicAccessCidrs"] = ["0.0.0.0/0"]
     report = offline.evaluate(steps, "prod", policy_config_path("prod"))
     [v] = report.by_policy("security-baseline")
-    assert v.urn == cluster["urn"] and "API endpoint open to 0.0.0.0/0 in production" in v.message
+    assert v.urn == cluster["urn"] and v.message == (
+        f"aws:eks/cluster:Cluster {v.name}: vpcConfig.publicAccessCidrs 0.0.0.0/0 admits the public Internet "
+        "(11.0.0.0/8) in production; allow private ranges or list the trusted source in trustedCidrs")
     assert report.exit_code == 1
 
 
@@ -215,7 +218,7 @@ def test_burst_cap_that_breaks_the_prod_budget(tmp_path):
             if pool["name"] == "llm":
                 pool["max_nodes"] = 8  # burst from 2 to 6 on-demand g6e.12xlarge per region
     steps = run_stack("prod", cfg).steps()
-    est = cost.estimate(steps)
+    est = cost.estimate(steps, cost.commitments_of_config(policy_config_path("prod")))
     report = offline.evaluate(steps, "prod", policy_config_path("prod"))
     messages = [v.message for v in report.by_policy("spend-cap")]
     assert any(m.startswith(f"estimated ${est.monthly_usd:,.2f}/month at full scale exceeds maxMonthlyUsd "

@@ -63,12 +63,24 @@ def test_gcp_labels(tmp_path):
 def test_unknown_tags_are_reported(tmp_path):
     g = good_aws_eu()
     g.inputs("vpc")["tags"] = UNKNOWN
-    verdicts = run(g, tmp_path)
-    assert [(v.name, "unknown during preview" in v.message) for v in verdicts] == [("vpc", True)]
+    # the provider's default tags carry every required key: whatever the resource adds, they are present
+    assert run(g, tmp_path) == []
+    del g.inputs("eu-central-1")["defaultTags"]
+    verdicts = [(v.name, v.message) for v in run(g, tmp_path) if v.name == "vpc"]
+    assert verdicts == [("vpc", "aws:ec2/vpc:Vpc vpc: cannot judge: tags (or the provider's defaults) unknown at "
+                                "preview and owner, team, cost-center not set by the provider's default tags; build "
+                                "them from config values, set them as provider default tags, or allow the type on "
+                                "purpose in required-tags.allowedTypes")]
+    # allowing the type on purpose is the only way past "cannot judge"
+    assert [v for v in run(g, tmp_path, allowedTypes=["aws:ec2/vpc:Vpc"]) if v.name == "vpc"] == []
 
 
-def test_configured_keys_and_exemptions(tmp_path):
+def test_configured_keys_and_allowed_types(tmp_path):
     g = good_aws_eu()
     assert {v.name for v in run(g, tmp_path, requiredTags=["owner", "data-owner"])} >= {"vpc", "cluster", "models"}
-    exempt = run(g, tmp_path, requiredTags=["data-owner"], exemptTypes=["aws:ec2/vpc:Vpc"])
-    assert "vpc" not in {v.name for v in exempt}
+    vpc = [(v.name, v.message) for v in run(g, tmp_path, requiredTags=["data-owner"]) if v.name == "vpc"]
+    assert vpc == [("vpc", "aws:ec2/vpc:Vpc vpc lacks tags data-owner; add them to its `tags` (or the provider's "
+                           "default tags) from the stack's owner/team/cost-center")]
+    # allowedTypes lets through what cannot be judged, never a taggable resource that lacks a tag
+    allowed = run(g, tmp_path, requiredTags=["data-owner"], allowedTypes=["aws:ec2/vpc:Vpc"])
+    assert "vpc" in {v.name for v in allowed}

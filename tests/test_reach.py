@@ -347,17 +347,21 @@ def test_gcp_prod_with_its_authorized_networks_opened_to_the_world_fails_with_ex
     verdicts = [v for v in json.loads(out.read_text())["policies"]["verdicts"]
                 if v["policy"] == "security-baseline" and v["type"] == "gcp:container/cluster:Cluster"]
     assert sorted(v["name"] for v in verdicts) == ["gcp-prod-us-central1-gke", "gcp-prod-us-east4-gke"]
-    assert all(v["enforcement_level"] == "mandatory" and "control plane reachable from 0.0.0.0/0 in production"
-               in v["message"] for v in verdicts)
+    assert [(v["enforcement_level"], v["message"]) for v in sorted(verdicts, key=lambda v: v["name"])] == [
+        ("mandatory", f"gcp:container/cluster:Cluster gcp-prod-{region}-gke: masterAuthorizedNetworksConfig.cidrBlocks "
+                      "0.0.0.0/0 "
+                      "admits the public Internet (11.0.0.0/8) in production; allow private ranges or list the "
+                      "trusted source in trustedCidrs") for region in ("us-central1", "us-east4")]
 
 
-@pytest.mark.parametrize("cidrs, open_", [
-    (["0.0.0.0/1", "128.0.0.0/1"], True),  # together: every address
-    (["0.0.0.0/0 "], True),
-    (["10.0.0.0/8", "0.0.0.0/1", "192.0.2.10/32"], False),  # half of IPv4 is wide, not open
-    (["192.0.2.10/32"], False),
+@pytest.mark.parametrize("cidrs, refused", [
+    (["0.0.0.0/1", "128.0.0.0/1"], ["0.0.0.0/1", "128.0.0.0/1"]),  # together every address; each admits the Internet
+    (["0.0.0.0/0 "], ["0.0.0.0/0 "]),  # read with the whitespace trimmed, named as written
+    # any entry that admits an Internet address not listed in trustedCidrs is refused, half of IPv4 included
+    (["10.0.0.0/8", "0.0.0.0/1", "192.0.2.10/32"], ["0.0.0.0/1"]),
+    (["192.0.2.10/32"], []),  # a documentation range (RFC 5737) is not the Internet
 ])
-def test_the_prod_baseline_refuses_allow_lists_equivalent_to_the_internet(cidrs, open_):
+def test_the_prod_baseline_refuses_allow_lists_that_reach_the_internet(cidrs, refused):
     for stack, type_ in (("prod", "aws:eks/cluster:Cluster"), ("gcp-prod", "gcp:container/cluster:Cluster")):
         steps = copy.deepcopy(recorded(stack).steps())
         clusters = [s["newState"] for s in steps if s["newState"]["type"] == type_]
@@ -367,5 +371,8 @@ def test_the_prod_baseline_refuses_allow_lists_equivalent_to_the_internet(cidrs,
             else:
                 c["inputs"]["masterAuthorizedNetworksConfig"] = {"cidrBlocks": [{"cidrBlock": x} for x in cidrs]}
         report = offline.evaluate(steps, stack, policy_config_path(stack))
-        flagged = sorted(v.urn for v in report.by_policy("security-baseline") if v.type == type_)
-        assert flagged == (sorted(c["urn"] for c in clusters) if open_ else []), (stack, cidrs)
+        where = "vpcConfig.publicAccessCidrs" if type_.startswith("aws:") else "masterAuthorizedNetworksConfig.cidrBlocks"
+        flagged = sorted((v.urn, v.message.split(": ", 1)[1].split(" admits the public Internet")[0])
+                         for v in report.by_policy("security-baseline") if v.type == type_)
+        assert flagged == sorted((c["urn"], f"{where} {entry}") for c in clusters for entry in refused), (stack, cidrs)
+        assert all(v.enforcement_level == "mandatory" for v in report.by_policy("security-baseline"))

@@ -160,6 +160,9 @@ class ClusterAddonsArgs:
     """GCP: the nodes' service account email (target of the KEDA firewall rule). Required on GCP."""
     production: bool = False
     """Protect the volumes KMS key from deletion. Default false."""
+    protect: bool = False
+    """Protect its KMS keys from deletion (the platform sets it in prod and staging; ``production``
+    implies it). Default false."""
     tags: dict[str, str] = field(default_factory=dict)
     """Merged into every taggable cloud resource. Default none."""
 

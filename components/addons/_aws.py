@@ -63,7 +63,7 @@ def ebs_csi(comp: ClusterAddons, a: ClusterAddonsArgs) -> tuple[aws.eks.Addon, E
         enable_key_rotation=True,
         deletion_window_in_days=30,
         tags=comp._tags("volumes"),
-        opts=comp._opts(protect=a.production),
+        opts=comp._opts(protect=a.production or a.protect),
     )
     aws.kms.Alias(f"{n}-volumes", name=f"alias/{a.cluster_name}-volumes", target_key_id=key.key_id,
                   opts=comp._opts())

@@ -68,7 +68,7 @@ def run(args) -> int:
     except pulumi.RunError as exc:  # the program stopped itself with a message (no traceback under pulumi either)
         raise UsageError(f"the program stopped: {exc}") from None
     steps = recording.steps()
-    estimate = cost.estimate(steps)
+    estimate = cost.estimate(steps, cost.commitments_of_config(policy_config))  # the commitments the stack holds
     report = evaluate(project, args.stack, steps, policy_config)
     analysis = analyze_deploy(args.stack, recording, config)
     console = console_for(human_stream(args))
@@ -108,7 +108,8 @@ def golden_document(project: Project, stack: str, recording: engine.Recording) -
     steps = recording.steps()
     report = evaluate(project, stack, steps, project.policy_config(stack))
     analysis = analyze_deploy(stack, recording, read_stack_config(project.stack_file(stack)))
-    return build_result(stack, recording, cost.estimate(steps), report, analysis)
+    return build_result(stack, recording, cost.estimate(steps, cost.commitments_of_config(project.policy_config(stack))),
+                        report, analysis)
 
 
 def build_result(stack: str, recording: engine.Recording, estimate=None, report=None,

@@ -223,6 +223,12 @@ class PlatformConfig(_Model):
         return self.environment == "prod"
 
     @property
+    def protect_state(self) -> bool:
+        """Stateful resources (keys, clusters) are protected from deletion: prod, and staging,
+        which is enforced like prod; dev is rebuilt on purpose."""
+        return self.environment in ("prod", "staging")
+
+    @property
     def nat_mode(self) -> str:
         return self.network.nat or ("per_zone" if self.production else "single")
 

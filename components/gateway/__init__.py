@@ -76,6 +76,9 @@ class ApiGatewayArgs:
     """The region's Triton endpoints (plain values). Default: none (only /health, answered 503)."""
     kube_provider: k8s.Provider
     production: bool = False
+    protect: bool = False
+    """Protect its KMS keys from deletion (the platform sets it in prod and staging; ``production``
+    implies it). Default false."""
     vpc_id: pulumi.Input[str] | None = None
     """AWS: the region's VPC, its CIDR and private subnets (VPC link, internal ALB)."""
     vpc_cidr: str | None = None

@@ -32,7 +32,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from aiplat.access_logs import ALB_PREFIX
-from aiplat.cluster import short_id
+from aiplat.cluster import log_group_key, short_id
 from aiplat.config import HEALTH_PATH
 from aiplat.gateway.routes import STABLE, TRITON_READY, Route
 
@@ -78,10 +78,14 @@ class RegionalOutputs:
 # -- per region --------------------------------------------------------------------------
 def regional_gateway(gw: ApiGateway, n: str, a: ApiGatewayArgs, routes: list[Route]) -> RegionalOutputs:
     """Every AWS child of one regional gateway, in the order the graph has always had them."""
+    log_name = f"/aws/apigateway/{n}"
+    logs_key = log_group_key(gw, f"{n}-access-logs", a.region, log_name, gw._tags("access-logs-key"),
+                             protect=a.production or a.protect)
     logs = aws.cloudwatch.LogGroup(
         f"{n}-access-logs",
-        name=f"/aws/apigateway/{n}",
+        name=log_name,
         retention_in_days=a.gateway.retention_days(a.production),
+        kms_key_id=logs_key.arn,
         tags=gw._tags("access-logs"),
         opts=gw._opts(),
     )

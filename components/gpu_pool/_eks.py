@@ -43,7 +43,8 @@ def node_groups(comp: GpuPool) -> Nodes:
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                 device_name="/dev/xvda",
                 ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                    volume_size=a.disk_size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true"
+                    volume_size=a.disk_size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true",
+                    kms_key_id=a.node_disk_key,
                 ),
             )
         ],

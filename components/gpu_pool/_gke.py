@@ -140,6 +140,7 @@ def _node_pool(
             ),
             disk_type="pd-balanced",
             disk_size_gb=a.disk_size_gb,
+            boot_disk_kms_key=a.node_disk_key,
             labels=comp.node_labels(role),
             taints=[
                 gcp.container.NodePoolNodeConfigTaintArgs(
@@ -150,6 +151,7 @@ def _node_pool(
         ),
         opts=comp._opts(
             ignore_changes=["nodeCount"] if total_max is not None else [],
+            depends_on=list(a.node_disk_ready),
         ),
     )
 

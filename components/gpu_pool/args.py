@@ -63,6 +63,12 @@ class GpuPoolArgs:
     """GCP: service account email of the nodes (the cluster's). Required on GCP."""
     gcp_project: str | None = None
     """GCP: project of the reservations and node pools. Required on GCP."""
+    node_disk_key: pulumi.Input[str] | None = None
+    """Customer-managed key of the nodes' root (AWS, KMS key ARN) / boot (GCP, Cloud KMS key id)
+    disks: the cluster's ``node_disk_key``. Default none (the provider's key)."""
+    node_disk_ready: tuple = ()
+    """What the pools wait for before using ``node_disk_key`` (the cluster's ``node_disk_ready``:
+    on GCP the Compute Engine agent's grant on the key). Default nothing."""
     disk_size_gb: int = 200
     """Root volume per node (GPU AMIs, Triton images and model caches are large). Default 200."""
     gpu_driver_version: Literal["LATEST", "DEFAULT"] = "LATEST"

@@ -136,6 +136,9 @@ class MonitoringArgs:
     """AWS: its stage name. Required with ``gateway_api_id``."""
     production: bool = False
     """Protect the alert topic's KMS key. Default false."""
+    protect: bool = False
+    """Protect its KMS keys from deletion (the platform sets it in prod and staging; ``production``
+    implies it). Default false."""
     installers: Installers | None = None
     """The cluster's add-ons (``ClusterAddons.installers``): the chart and the custom resources wait
     for the prometheus-operator CRDs' release (the chart then installs none), the chart for the
@@ -214,6 +217,9 @@ class StackMonitoringArgs:
     url_map_name: pulumi.Input[str] | None = None
     """GCP: the global load balancer's URL map (LB alert policies). Default none (no LB policies)."""
     production: bool = False
+    protect: bool = False
+    """Protect its KMS keys from deletion (the platform sets it in prod and staging; ``production``
+    implies it). Default false."""
     tags: dict[str, str] = field(default_factory=dict)
 
 

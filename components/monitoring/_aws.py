@@ -35,7 +35,7 @@ def _minutes(d: str) -> int:
 def gateway_alarms(owner: AiplatComponent, n: str, a: MonitoringArgs) -> pulumi.Output[str]:
     """The region's alert topic and, with a gateway, its 5xx-ratio and p99-latency alarms; the topic ARN."""
     slo = a.monitoring.slo
-    topic = alert_topic(owner, n, a.monitoring, a.tags, a.production, severity="critical")
+    topic = alert_topic(owner, n, a.monitoring, a.tags, a.production or a.protect, severity="critical")
     if a.gateway_api_id is None:
         return topic.arn
     dims = {"ApiId": a.gateway_api_id, "Stage": a.gateway_stage}
@@ -150,7 +150,7 @@ def stack_alarms(owner: AiplatComponent, n: str, a: StackMonitoringArgs) -> tupl
     """The stack topic in us-east-1, a HealthCheckStatus alarm per region, the budget: (topic ARN, budget name)."""
     m = a.monitoring
     east = owner._opts(provider=a.us_east_1)
-    topic = alert_topic(owner, n, m, a.tags, a.production, severity="critical", opts=east)
+    topic = alert_topic(owner, n, m, a.tags, a.production or a.protect, severity="critical", opts=east)
     for region, hc in sorted(a.health_check_ids.items()):
         aws.cloudwatch.MetricAlarm(
             f"{n}-{region}-health",
