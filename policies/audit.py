@@ -276,6 +276,23 @@ class _Alias:
         self.dependencies = src.dependencies
 
 
+def log_buckets(graph: StackGraph) -> set[str]:
+    """URNs of the program's log buckets: tagged as log targets, something logs into them, and they
+    hold no objects (what this policy accepts as a log bucket). The security baseline lets these,
+    and only these, use SSE-S3: S3 server access logs and ELB access logs are delivered only to
+    buckets encrypted with S3-managed keys."""
+    silent = _Checks(graph, {}, lambda message, urn=None: None)
+    for check in (silent.s3, silent.gcs, silent.load_balancers, silent.kubernetes):
+        check()
+    out = set()
+    for b in graph.of_type(*S3_BUCKETS, GCS_BUCKET):
+        objects = S3_OBJECTS if b.resource_type in S3_BUCKETS else GCS_OBJECTS
+        if is_log_target(b) and b.urn in silent.received and \
+                not any(graph.references(o, "bucket", b) for o in graph.of_type(*objects)):
+            out.add(b.urn)
+    return out
+
+
 def validate(args, report_violation) -> None:
     config = args.get_config()
     checks = _Checks(StackGraph(args.resources), config, report_violation)

@@ -7,7 +7,9 @@ built from its issuer, so the checks need the whole graph. Links are followed th
 property dependencies (ids are unknown during preview), else through known names.
 
 Checks (each violation names the resource and the input to change):
-- S3 buckets: an SSE configuration (KMS when ``requireCustomerManagedKeys``), a public
+- S3 buckets: an SSE configuration (KMS with a customer key when ``requireCustomerManagedKeys``;
+  SSE-S3 only on the program's log buckets, ``audit.log_buckets``, because S3 server access
+  logs and ELB access logs are delivered to nothing else), a public
   access block with all four flags, no public ACL; GCS buckets: uniform access, public
   access prevention enforced, CMEK when required; no IAM binding to allUsers.
 - EBS volumes and launch-template block devices encrypted; EKS secrets envelope
@@ -33,7 +35,7 @@ from collections.abc import Sequence
 import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, PolicyResource, StackValidationPolicy
 
-from aiplat.policies import _judge, _schema
+from aiplat.policies import _judge, _schema, audit
 from aiplat.policies._graph import StackGraph
 from aiplat.policies._props import UNKNOWN, elements, get, truthy
 
@@ -235,6 +237,7 @@ class _Checks:
         self.provider_keys = set(config.get("providerManagedKeyTypes", []))
         self.stateful = set(config.get("statefulTypes", DEFAULT_STATEFUL))
         self.allowed = list(config.get(_judge.ALLOWED_TYPES, []))
+        self.log_buckets = audit.log_buckets(graph)  # may use SSE-S3: log delivery supports nothing else
 
     def report(self, r: PolicyResource, message: str) -> None:
         self._report(f"{r.resource_type} {r.name}: {message}", r.urn)
@@ -336,7 +339,9 @@ class _Checks:
                         if why is not None:
                             problems.append(f"aws:kms without a customer-managed key (kmsMasterKeyId: "
                                             f"{why.split(' ', 1)[1] if why else ''})")
-                if len(problems) == len(rules):
+                if len(problems) == len(rules) and not (b.urn in self.log_buckets and all(
+                        get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm") == "AES256"
+                        for _owner, rule in rules)):
                     self.report(b, f"{problems[0]} with a customer-managed KMS key of the program "
                                    "(requireCustomerManagedKeys)")
             blocks = self.pointing_at(b, (S3_PAB,))

@@ -71,6 +71,25 @@ def test_bucket_without_encryption_or_with_s3_managed_keys(tmp_path):
     assert run(g, tmp_path, requireCustomerManagedKeys=False) == []
 
 
+def test_sse_s3_only_on_a_log_bucket_that_receives_logs_and_holds_nothing(tmp_path):
+    """S3 server access logs and ELB access logs are delivered only to SSE-S3 buckets: a log bucket
+    of the program may use AES256; the tag alone launders nothing."""
+    g = good_aws_eu()
+    g.inputs("models-logs-sse")["rules"][0]["applyServerSideEncryptionByDefault"] = {"sseAlgorithm": "AES256"}
+    assert run(g, tmp_path) == []
+    # the same bucket with an object in it is a data bucket: customer key again
+    g.add("aws:s3/bucketObjectv2:BucketObjectv2", "smuggled", {"bucket": UNKNOWN, "key": "data.csv"},
+          g.state("models-logs")["provider"], deps={"bucket": [g.state("models-logs")["urn"]]})
+    found = run(g, tmp_path)
+    assert found == [("models-logs", "aws:s3/bucket" "V2:BucketV2 models-logs: encrypted with 'AES256'; use sseAlgorithm "
+                                     "aws:kms with a customer-managed KMS key of the program (requireCustomerManagedKeys)")]
+    # a tagged bucket nothing logs into, with AES256: refused too
+    g = good_aws_eu()
+    g.inputs("models-logs-sse")["rules"][0]["applyServerSideEncryptionByDefault"] = {"sseAlgorithm": "AES256"}
+    g.remove("models-logging")
+    assert names(run(g, tmp_path)) == ["models-logs"]
+
+
 def test_public_buckets(tmp_path):
     g = good_aws_eu()
     g.inputs("models-pab")["restrictPublicBuckets"] = False
