@@ -65,3 +65,12 @@ def report_unjudged(policy: str, resource_type: str, name: str, reason: str, all
     report(f"{resource_type} {name}: cannot judge: {reason}; change the resource so it can be judged, or allow "
            f"the type on purpose in {policy}.{ALLOWED_TYPES}", urn)
     return True
+
+
+def stops_at(policy: str, cov: Coverage, resource_type: str, name: str, allowed: list[str],
+             report: Callable[[str, str | None], None], urn: str | None) -> bool:
+    """For a policy about to judge one resource: True when it must stop here, because the type is
+    not applicable, or cannot be judged (reported unless allowed)."""
+    if cov.kind == "cannot-judge":
+        report_unjudged(policy, resource_type, name, cov.reason, allowed, report, urn)
+    return cov.kind != "judged"

@@ -112,3 +112,16 @@ def containers(spec: Any) -> Iterator[tuple[str, int, Any]]:
             continue
         for i, c in enumerate(elements(value or [])):
             yield key, i, c
+
+
+def report_undecided(policy: str, coverage, resources, allowed: list[str], report) -> None:
+    """For a stack policy: report every resource whose type it cannot judge, and every Helm release
+    whose pin or values it cannot read (``release_problem``), unless the type is allowed."""
+    from aiplat.policies._judge import report_unjudged
+
+    for r in resources:
+        cov = coverage(r.resource_type)
+        if cov.kind == "cannot-judge":
+            report_unjudged(policy, r.resource_type, r.name, cov.reason, allowed, report, r.urn)
+        elif r.resource_type in HELM_TYPES and (problem := release_problem(r.props)):
+            report_unjudged(policy, r.resource_type, r.name, problem, allowed, report, r.urn)

@@ -296,12 +296,7 @@ def log_buckets(graph: StackGraph) -> set[str]:
 def validate(args, report_violation) -> None:
     config = args.get_config()
     checks = _Checks(StackGraph(args.resources), config, report_violation)
-    for r in args.resources:
-        cov = coverage(r.resource_type)
-        if cov.kind == "cannot-judge":
-            report_unjudged(NAME, r.resource_type, r.name, cov.reason, checks.allowed, report_violation, r.urn)
-        elif r.resource_type in _kinds.HELM_TYPES and (problem := _kinds.release_problem(r.props)):
-            report_unjudged(NAME, r.resource_type, r.name, problem, checks.allowed, report_violation, r.urn)
+    _kinds.report_undecided(NAME, coverage, args.resources, checks.allowed, report_violation)
     for check in (checks.s3, checks.gcs, checks.load_balancers, checks.kubernetes, checks.targets):
         check()
 

@@ -213,39 +213,6 @@ def _catalog_for(config) -> ApprovedCatalog:
     return _cached_catalog(str(path), path.stat().st_mtime_ns if path.exists() else 0)
 
 
-def declared_models(props: Any, resource_type: str) -> tuple[list[Any], list[str]]:
-    """(raw model entries, problems) a resource declares through the contract above."""
-    if resource_type in OBJECT_TYPES:
-        return _object_declaration(props)
-    sources = []
-    if resource_type.startswith("kubernetes:"):
-        sources.append(("metadata.annotations", get(props, "metadata", "annotations", ANNOTATION)))
-        sources.append(("spec.template.metadata.annotations",
-                        get(props, "spec", "template", "metadata", "annotations", ANNOTATION)))
-    if resource_type == "kubernetes:core/v1:ConfigMap":
-        sources.append(("data", get(props, "data", CONFIGMAP_KEY)))
-    entries, problems = [], []
-    for where, value in sources:
-        key = CONFIGMAP_KEY if where == "data" else ANNOTATION
-        if value is None:
-            continue
-        if value is UNKNOWN:
-            problems.append(f"{where}[{key!r}] is unknown during preview; build the model list from config so "
-                            "approvals can be checked")
-            continue
-        try:
-            parsed = json.loads(value) if isinstance(value, str) else None
-        except json.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, list):
-            problems.append(f"{where}[{key!r}] must be a JSON array of {{name, version, digest, track}}")
-            continue
-        for e in parsed:
-            if e not in entries:
-                entries.append(e)
-    return entries, problems
-
-
 def _object_declaration(props: Any) -> tuple[list[Any], list[str]]:
     metadata = get(props, "metadata")
     if metadata is UNKNOWN:

@@ -24,7 +24,7 @@ from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidati
 
 from aiplat.catalog import registries
 from aiplat.policies import _kinds
-from aiplat.policies._judge import ALLOWED_TYPES, ALLOWED_TYPES_SCHEMA, Coverage, report_unjudged
+from aiplat.policies._judge import ALLOWED_TYPES, ALLOWED_TYPES_SCHEMA, Coverage, report_unjudged, stops_at
 from aiplat.policies._props import UNKNOWN, _is_seq, get, path_str
 from aiplat.policies._schema import schema
 
@@ -90,11 +90,7 @@ def image_problem(image: str, exceptions: dict[str, str]) -> str | None:
 def validate(args, report_violation) -> None:
     config = args.get_config()
     allowed = list(config.get(ALLOWED_TYPES, []))
-    cov = coverage(args.resource_type)
-    if cov.kind == "not-applicable":
-        return
-    if cov.kind == "cannot-judge":
-        report_unjudged(NAME, args.resource_type, args.name, cov.reason, allowed, report_violation, None)
+    if stops_at(NAME, coverage(args.resource_type), args.resource_type, args.name, allowed, report_violation, None):
         return
     exceptions = {e["image"]: e["reason"] for e in config.get("unpinnedImages", [])}
     if args.resource_type in _kinds.HELM_TYPES:

@@ -28,7 +28,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy
 
 from aiplat.policies import _kinds
-from aiplat.policies._judge import ALLOWED_TYPES, ALLOWED_TYPES_SCHEMA, Coverage, report_unjudged
+from aiplat.policies._judge import ALLOWED_TYPES, ALLOWED_TYPES_SCHEMA, Coverage, report_unjudged, stops_at
 from aiplat.policies._props import UNKNOWN, elements, get, path_str
 from aiplat.policies._schema import schema
 
@@ -116,11 +116,7 @@ def container_problems(spec: Any, c: Any) -> dict[str, str]:
 def validate(args, report_violation) -> None:
     config = args.get_config()
     allowed = list(config.get(ALLOWED_TYPES, []))
-    cov = coverage(args.resource_type)
-    if cov.kind == "not-applicable":
-        return
-    if cov.kind == "cannot-judge":
-        report_unjudged(NAME, args.resource_type, args.name, cov.reason, allowed, report_violation, None)
+    if stops_at(NAME, coverage(args.resource_type), args.resource_type, args.name, allowed, report_violation, None):
         return
     if args.resource_type in _kinds.HELM_TYPES:
         validate_release(args, config, allowed, report_violation)
