@@ -22,7 +22,7 @@ from aiplat.tools.deploy import RULE_MODULES, Context, Finding, analyze
 from aiplat.tools.deploy import _installers
 from aiplat.tools.deploy._graph import Graph
 from aiplat.tools.deploy.triton_models import parse_repository, Repository
-from tests._project import stack_config, stack_file_path
+from tests._project import policy_config_path, stack_config, stack_file_path
 from tests.conftest import ROOT, recorded
 
 SHIPPED = ("dev", "staging", "prod", "prod-eu", "gcp-prod")
@@ -441,14 +441,19 @@ def test_model_repository_uris_as_triton_reads_them():
 PROGRAM = """
 import runpy
 
+import pulumi
 import pulumi_kubernetes as k8s
 
-runpy.run_path({main!r}, run_name="__main__")  # the real stack
+stack = runpy.run_path({main!r}, run_name="__main__")  # the real stack
 k8s.apiextensions.CustomResource(
     "web-cert", api_version="cert-manager.io/v1", kind="Certificate",
     metadata={{"name": "web", "namespace": "default"}},
-    spec={{"secretName": "web-tls", "dnsNames": ["web.example.com"], "issuerRef": {{"name": "le", "kind": "ClusterIssuer"}}}})
+    spec={{"secretName": "web-tls", "dnsNames": ["web.example.com"], "issuerRef": {{"name": "le", "kind": "ClusterIssuer"}}}},
+    opts=pulumi.ResourceOptions(provider=stack["platform"].regions["us-east-1"].cluster.kube_provider))
 """
+# The policies cannot judge a cert-manager Certificate (no provider schema): the programs here are
+# about the deploy analysis, so they run with a policy config that allows that type on purpose.
+CERT_TYPE = "kubernetes:cert-manager.io/v1:Certificate"
 
 
 @pytest.fixture(scope="module")
@@ -470,10 +475,22 @@ def _stack_file(tmp_path: Path, deploy: dict | None) -> Path:
     return path
 
 
+def _policy_config(tmp_path: Path) -> Path:
+    """dev's policy config with the Certificate allowed on purpose by every policy."""
+    doc = json.loads(policy_config_path("dev").read_text())
+    for name, section in doc.items():
+        if name != "all":
+            section["allowedTypes"] = [*section.get("allowedTypes", []), CERT_TYPE]
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
 def test_cli_a_blocker_exits_1_with_the_table_and_the_json(cli, program, tmp_path):
     out = tmp_path / "dev.json"
     path = _stack_file(tmp_path, None)
-    result = cli("check", "dev", "--stack-file", str(path), "--program", str(program), "--json", str(out))
+    result = cli("check", "dev", "--stack-file", str(path), "--program", str(program), "--json", str(out),
+                 "--policy-config", str(_policy_config(tmp_path)))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     deploy = json.loads(out.read_text())["deploy"]
     assert deploy == {"warnings": [], "blockers": [{
@@ -490,7 +507,8 @@ def test_cli_a_blocker_exits_1_with_the_table_and_the_json(cli, program, tmp_pat
 def test_cli_a_declared_prerequisite_passes(cli, program, tmp_path):
     path = _stack_file(tmp_path, {"prerequisites": {"crds": ["cert-manager.io/v1/Certificate"]}})
     out = tmp_path / "dev.json"
-    result = cli("check", "dev", "--stack-file", str(path), "--program", str(program), "--json", str(out))
+    result = cli("check", "dev", "--stack-file", str(path), "--program", str(program), "--json", str(out),
+                 "--policy-config", str(_policy_config(tmp_path)))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads(out.read_text())["deploy"] == {"blockers": [], "warnings": []}
     assert f"PASS deploy: 0 blocker(s), 0 warning(s) ({len(RULE_MODULES)} rules)" in result.stdout

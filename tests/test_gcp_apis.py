@@ -157,8 +157,10 @@ def test_the_storage_and_compute_agents_are_created_before_their_grants():
     grants = list(g.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"))
     gcs = [n for n in grants if n.name.endswith("-gcs")]
     pd = [n for n in grants if n.name.endswith("-pd")]
-    assert sorted(n.name for n in gcs) == ["gcp-prod-us-central1-embed-models-gcs", "gcp-prod-us-central1-vectors-vectors-gcs",
-                                           "gcp-prod-us-east4-embed-models-gcs"]
+    assert sorted(n.name for n in gcs) == [  # the model, vector and access-log buckets' keys
+        "gcp-prod-us-central1-access-logs-gcs", "gcp-prod-us-central1-embed-models-gcs",
+        "gcp-prod-us-central1-vectors-vectors-gcs", "gcp-prod-us-east4-access-logs-gcs",
+        "gcp-prod-us-east4-embed-models-gcs"]
     assert [n.name for n in pd] == ["gcp-prod-us-central1-vectors-vectors-pd"]
     for n in gcs:  # the member is the storage API's lookup (which creates the agent), after the API
         assert n.inputs["member"] == f"serviceAccount:{GCS_AGENT}"
@@ -301,8 +303,10 @@ def test_a_grant_to_an_agent_its_api_creates_needs_that_api():
             "gcp-prod-us-central1-vectors-vectors-pd depend on it", "blocker") in found
     # the GCS grants' agent comes from the storage lookup: they are held to the storage API
     gcs = [f for f in findings(steps_without(service_urn("storage"))) if f[0].endswith("-gcs")]
-    assert sorted(f[0] for f in gcs) == ["gcp-prod-us-central1-embed-models-gcs",
-                                         "gcp-prod-us-central1-vectors-vectors-gcs", "gcp-prod-us-east4-embed-models-gcs"]
+    assert sorted(f[0] for f in gcs) == [
+        "gcp-prod-us-central1-access-logs-gcs", "gcp-prod-us-central1-embed-models-gcs",
+        "gcp-prod-us-central1-vectors-vectors-gcs", "gcp-prod-us-east4-access-logs-gcs",
+        "gcp-prod-us-east4-embed-models-gcs"]
     assert gcs[0][1] == (f"the grant to {GCS_AGENT} (Cloud Storage Service Agent) needs storage.googleapis.com "
                          "enabled in project acme-inference-prod, and the graph never enables it (no "
                          "gcp:projects/service:Service for it)")

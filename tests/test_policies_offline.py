@@ -155,7 +155,7 @@ def test_the_cli_lets_unknown_properties_through_so_the_pack_refuses_them(tmp_pa
     typo reaches the pack; every policy of ALL_POLICIES refuses it itself, as a violation at its level."""
     doc = offline.parse_config(json.loads(eu_config(tmp_path).read_text()))
     doc["data-residency"]["properties"]["residencyzone"] = "us"  # a typo next to the real key
-    doc["required-tags"] = {"enforcementLevel": "mandatory", "properties": {"requiredtags": ["owner"]}}
+    doc["required-tags"]["properties"]["requiredtags"] = ["owner"]  # and one next to requiredTags
     servicer = offline.make_servicer()
     info = servicer.GetAnalyzerInfo(None, None)
     with pytest.raises(ConfigError):
@@ -268,8 +268,7 @@ def test_policy_reading_an_unknown_becomes_advisory_like_the_engine(tmp_path):
 
 def test_report_json_and_table(tmp_path):
     (tmp_path / "a.yaml").write_text(approved_catalog(expires="2020-01-01"))
-    cfg = write_config(tmp_path, {"model-approval": {"catalogPath": str(tmp_path / "a.yaml")},
-                                  "data-residency": {"residencyZone": "eu"}})
+    cfg = eu_config(tmp_path, tmp_path / "a.yaml")
     report = offline.evaluate(good_aws_eu().steps, "fixture", cfg)
     doc = report.to_json()
     assert doc["stack"] == "fixture" and doc["mandatory_violations"] == 1

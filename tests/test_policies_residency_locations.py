@@ -181,7 +181,8 @@ def test_the_zone_is_required_and_global_must_be_chosen(tmp_path):
     with pytest.raises(ConfigError) as err:
         offline.load_config(write_config(tmp_path, {"all": "mandatory"}))
     # (other policies may require keys of their own: only this one is asserted)
-    assert ("data-residency.residencyZone", "'residencyZone' is a required property") in \
+    assert ("data-residency.residencyZone", "required property missing; it has no default: set it in the policy "
+                                            "config") in \
         [(p.path, p.message) for p in err.value.problems]
     config = offline.load_config(eu_config(tmp_path, data_residency={"residencyZone": "global"}))
     assert config["data-residency"].properties["residencyZone"] == "global"

@@ -1,5 +1,6 @@
 """The passing fixture: dev with its own, correctly spelled policy config, plus a raw bucket
-next to the platform in the stack's region. Strict config checking refuses nothing here."""
+next to the platform in the stack's region (a security group without rules, tagged). Strict config
+checking refuses nothing here."""
 
 import pulumi_aws as aws
 
@@ -11,5 +12,6 @@ EXPECT = {
 }
 
 platform()
-aws.s3.Bucket("config-fixture-notes", tags={"owner": "ml-platform", "team": "inference", "cost-center": "cc-4410",
-                                            "data-classification": "internal"})
+aws.ec2.SecurityGroup("config-fixture-sg", description="a team's own group, no rules yet",
+                      tags={"owner": "ml-platform", "team": "inference", "cost-center": "cc-4410",
+                            "data-classification": "internal"})
