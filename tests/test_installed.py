@@ -286,8 +286,11 @@ def test_installed_check_in_a_user_project_sees_the_users_own_resource(installed
     python = installed.venv("cli")
     out = installed.work / "acme-check.json"
     result = installed.aiplat(python, "check", "dev", "--json", str(out), cwd=user_project / "deploy")
-    assert result.returncode == 0, result.stdout + result.stderr
+    # the pack judges the user's own bucket like ours: it writes no access logs (mandatory everywhere)
+    assert result.returncode == 1, result.stdout + result.stderr
     doc = json.loads(out.read_text())
+    assert {(v["policy"], v["name"]) for v in doc["policies"]["verdicts"]
+            if v["enforcement_level"] == "mandatory"} == {("access-logs", "acme-artifacts")}
     bucket = step_named(doc["steps"], "aws:s3/bucket:Bucket", "acme-artifacts")
     assert bucket["urn"].startswith(f"urn:pulumi:dev::{USER_PROJECT}::") and bucket["newState"]["parent"] == STACK_URN
     assert bucket["newState"]["inputs"]["tags"] == USER_TAGS
@@ -302,7 +305,9 @@ def test_installed_check_program_option_runs_another_file_with_the_same_stack(in
     out = installed.work / "acme-scratch.json"
     result = installed.aiplat(python, "check", "dev", "--program", "scratch.py", "--json", str(out),
                               cwd=user_project)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr  # its unlogged bucket (access-logs)
+    assert {(v["policy"], v["name"]) for v in json.loads(out.read_text())["policies"]["verdicts"]
+            if v["enforcement_level"] == "mandatory"} == {("access-logs", "dev-scratch")}
     custom = [s for s in json.loads(out.read_text())["steps"]
               if s["newState"]["custom"] and not s["newState"]["type"].startswith("pulumi:providers:")]
     # environment: dev comes from deploy/stacks/Pulumi.dev.yaml, the program from --program
