@@ -100,6 +100,9 @@ def trivial(resource_type: str) -> str | None:
         return "a Chart component renders its objects as child resources of the program, each judged itself"
     if resource_type.startswith("random:"):
         return "a random value generator (pulumi_random) holds no data, listener or workload"
+    if resource_type.startswith("tls:"):
+        return ("a key or certificate generated in the program (pulumi_tls): it holds no data, listener or workload "
+                "itself (the Secret that carries it is judged)")
     return None
 
 

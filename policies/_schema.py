@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 
-PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "kubernetes": "pulumi_kubernetes", "random": "pulumi_random"}
+PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "kubernetes": "pulumi_kubernetes", "random": "pulumi_random",
+            "tls": "pulumi_tls"}
 _MAX_DEPTH = 8  # Kubernetes' JSONSchemaProps and a few AWS types refer to themselves
 
 

@@ -63,7 +63,7 @@ def coverage(resource_type: str) -> _judge.Coverage:
     if resource_type.startswith("pulumi:") or (len(parts) == 3 and "/" not in parts[1] and
                                                 parts[0] not in _schema.PACKAGES):
         return _judge.Coverage.not_applicable("a component or provider: nothing is billed to it")
-    if parts[0] in ("kubernetes", "random"):
+    if parts[0] in ("kubernetes", "random", "tls"):
         return _judge.Coverage.not_applicable("not a cloud resource: no cloud bill to charge back (the cluster's "
                                               "nodes carry the tags)")
     if cloud_of(resource_type) and _schema.resource_class(resource_type) is not None:

@@ -191,7 +191,7 @@ def coverage(resource_type: str) -> _judge.Coverage:
                                             "a gateway, rendered objects) the policy cannot read")
     sc = _schema.schema(resource_type)
     if sc is None:
-        if parts[0] == "random":
+        if parts[0] in ("random", "tls"):
             return _judge.Coverage.not_applicable("a value generated in the program, nothing in a cloud")
         return _judge.Coverage.cannot_judge("no provider schema is known for the type")
     if resource_type in INHERITS_ENCRYPTION or _key_paths_with_parent(resource_type):

@@ -343,3 +343,69 @@ def test_cloudfront_and_unknown_load_balancer_kinds(tmp_path):
                       "access-log settings are not read by this policy; change the resource so it can be judged, or "
                       "allow the type on purpose in access-logs.allowedTypes"),
     ]
+
+
+# -- ALB -> Triton over TLS (the pods' TLS sidecar) -----------------------------------------------
+AWS_STACKS = ("dev", "staging", "prod", "prod-eu")
+TG = "aws:lb/targetGroup:TargetGroup"
+
+
+@pytest.mark.parametrize("stack", ("staging", "prod", "prod-eu"))  # the AWS stacks classified confidential
+def test_alb_reaches_triton_over_https_without_a_plaintext_exception(stack, tmp_path):
+    """Every gateway target group is HTTPS to the TLS sidecar's port, health checks HTTPS there;
+    transport-tls passes with no plaintextHops, and refuses the same stack with one HTTP target group."""
+    import copy
+
+    from aiplat.triton._tls import HTTPS_PORT
+    from tests._project import policy_config_path
+    from tests.conftest import recorded
+
+    rec = recorded(stack)
+    tgs = rec.of_type(TG)
+    assert tgs
+    for tg in tgs:
+        assert (tg.inputs["protocol"], tg.inputs["port"]) == ("HTTPS", HTTPS_PORT), tg.name
+        assert (tg.inputs["healthCheck"]["protocol"], tg.inputs["healthCheck"]["port"]) == ("HTTPS", "traffic-port")
+    doc = json.loads(policy_config_path(stack).read_text())
+    assert doc["transport-tls"]["plaintextHops"] == []
+    path = write_config(tmp_path, {"all": doc["all"], "transport-tls": doc["transport-tls"]}, f"{stack}.json")
+    assert offline.evaluate(rec.steps(), stack, path, policies=[transport.POLICY]).verdicts == []
+    steps = copy.deepcopy(rec.steps())
+    bad = next(s for s in steps if s["newState"]["type"] == TG)
+    bad["newState"]["inputs"]["protocol"] = "HTTP"
+    name = bad["urn"].rsplit("::", 1)[-1]
+    verdicts = offline.evaluate(steps, stack, path, policies=[transport.POLICY]).verdicts
+    assert [(v.policy, v.name, v.message) for v in verdicts] == [
+        ("transport-tls", name, f"{TG} {name}: protocol HTTP: the load balancer reaches its targets in "
+                                "plaintext; use HTTPS (or TLS) and serve TLS on the targets")]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_triton_pods_serve_tls_on_the_port_the_alb_reaches(stack):
+    """The TLS sidecar, the Service port and the TargetGroupBinding agree on one port, and the
+    ALB's security group opens only that port to the pods."""
+    from aiplat.triton._tls import HTTPS_PORT, TLS_PROXY_IMAGE
+    from tests.conftest import recorded
+
+    rec = recorded(stack)
+    for d in rec.of_type("kubernetes:apps/v1:Deployment"):
+        if not d.inputs["metadata"]["name"].startswith("triton-"):
+            continue
+        spec = d.inputs["spec"]["template"]["spec"]
+        proxy = next(c for c in spec["containers"] if c["name"] == "tls-proxy")
+        assert proxy["image"] == TLS_PROXY_IMAGE
+        assert proxy["ports"] == [{"name": "https", "containerPort": HTTPS_PORT, "protocol": "TCP"}]
+        assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+        assert proxy["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    for svc in rec.of_type("kubernetes:core/v1:Service"):
+        if svc.inputs["metadata"]["name"] in ("triton", "triton-canary"):
+            assert {"name": "https", "port": HTTPS_PORT, "targetPort": "https", "protocol": "TCP"} in \
+                svc.inputs["spec"]["ports"]
+    tgbs = [r for r in rec.of_type("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")]
+    assert tgbs
+    for b in tgbs:
+        assert b.inputs["spec"]["serviceRef"]["port"] == HTTPS_PORT
+        assert b.inputs["spec"]["networking"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": HTTPS_PORT}]
+    for sg in rec.of_type("aws:ec2/securityGroup:SecurityGroup"):
+        if sg.name.endswith("-alb"):
+            assert [(e["fromPort"], e["toPort"]) for e in sg.inputs["egress"]] == [(HTTPS_PORT, HTTPS_PORT)]

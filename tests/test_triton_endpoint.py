@@ -206,6 +206,20 @@ def test_prod_embed_endpoint_contract_per_region(record, region):
         assert c["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
         assert {p["containerPort"] for p in c["ports"]} == {8000, 8001, 8002}
         assert c["securityContext"]["runAsNonRoot"] is True and c["securityContext"]["allowPrivilegeEscalation"] is False
+        # the TLS sidecar the ALB reaches (8443 -> Triton on the pod's loopback), hardened, with the
+        # certificate Secret and the nginx ConfigMap mounted read-only
+        assert [k["name"] for k in pod["containers"]] == ["triton", "tls-proxy"]
+        proxy = pod["containers"][1]
+        assert proxy["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
+        assert proxy["securityContext"] == {
+            "runAsNonRoot": True, "runAsUser": 10101, "runAsGroup": 10101, "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"}}
+        assert proxy["resources"] == {"requests": {"cpu": "100m", "memory": "64Mi"},
+                                      "limits": {"cpu": "1", "memory": "128Mi"}}
+        vols = {v["name"]: v for v in pod["volumes"]}
+        assert vols["tls-cert"]["secret"]["secretName"] == "embed-tls"
+        assert vols["tls-proxy-conf"]["configMap"]["name"] == "embed-tls-proxy"
         assert pod["nodeSelector"] == {"aiplat.io/pool": "embed"}
         assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
         assert pod["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
@@ -221,7 +235,7 @@ def test_prod_embed_endpoint_contract_per_region(record, region):
     assert set(svcs) == {"triton", "triton-canary"}
     for s in svcs.values():
         assert [(p["name"], p["port"]) for p in s.inputs["spec"]["ports"]] == [("http", 8000), ("grpc", 8001),
-                                                                             ("metrics", 8002)]
+                                                                             ("metrics", 8002), ("https", 8443)]
     assert svcs["triton"].inputs["spec"]["selector"]["aiplat.io/track"] == "stable"
     assert {p.inputs["spec"]["maxUnavailable"] for p in _children(rec, comp, PDB)} == {1}
     scalers = {s.inputs["spec"]["scaleTargetRef"]["name"]: s.inputs["spec"] for s in _children(rec, comp, SCALER)}
@@ -234,8 +248,17 @@ def test_prod_embed_endpoint_contract_per_region(record, region):
     assert _one(rec, comp, MONITOR).inputs["spec"]["endpoints"][0]["port"] == "metrics"
 
     # the models ConfigMap: the whole list, both keys, built from config
-    cm = _one(rec, comp, CM)
+    cm = _one(rec, comp, CM, "-models")
     assert cm.inputs["metadata"]["name"] == "embed-models"
+    # the TLS sidecar's nginx config (TLS 1.2+ on 8443 -> Triton on the loopback) and the certificate
+    # Secret the program generates (pulumi-tls, self-signed: the ALB does not validate targets)
+    conf = _one(rec, comp, CM, "-tls-proxy").inputs["data"]["nginx.conf"]
+    assert "listen 8443 ssl;" in conf and "server 127.0.0.1:8000" in conf and "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+    secret = _one(rec, comp, "kubernetes:core/v1:Secret", "-tls")
+    assert (secret.inputs["type"], secret.inputs["metadata"]["name"]) == ("kubernetes.io/tls", "embed-tls")
+    cert = _one(rec, comp, "tls:index/selfSignedCert:SelfSignedCert")
+    assert cert.inputs["allowedUses"] == ["digital_signature", "key_encipherment", "server_auth"]
+    assert _one(rec, comp, "tls:index/privateKey:PrivateKey").inputs["algorithm"] == "RSA"
     configs = {v: "sha256:" + hashlib.sha256(
         (EXAMPLE_REPOSITORY / "text-embedder" / "configs" / f"v{v}.pbtxt").read_bytes()).hexdigest() for v in (1, 2)}
     for key in CONFIGMAP_KEYS:

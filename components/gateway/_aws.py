@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 from aiplat.access_logs import ALB_PREFIX
 from aiplat.cluster import log_group_key, short_id
 from aiplat.config import HEALTH_PATH
+from aiplat.errors import ConfigError, Problem
 from aiplat.gateway.routes import STABLE, TRITON_READY, Route
 
 if TYPE_CHECKING:
@@ -114,8 +115,17 @@ def regional_gateway(gw: ApiGateway, n: str, a: ApiGatewayArgs, routes: list[Rou
     )
 
 
+def _pod_ports(a: ApiGatewayArgs) -> list[int]:
+    """The pods' TLS ports the ALB reaches (one per endpoint, 8443: the Triton pods' TLS sidecar)."""
+    missing = [ep.name for ep in a.endpoints if ep.https_port is None]
+    if missing:
+        raise ConfigError([Problem(f"endpoints[{m}].https_port", "not set (the Triton pods' TLS sidecar): the AWS "
+                                   "gateway reaches the pods over HTTPS only") for m in missing], "ApiGateway")
+    return sorted({int(ep.https_port) for ep in a.endpoints})
+
+
 def _security_groups(gw: ApiGateway, n: str, a: ApiGatewayArgs) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-    """VPC link -> ALB on HTTPS_PORT only, ALB -> Triton on 8000 only."""
+    """VPC link -> ALB on HTTPS_PORT only, ALB -> the Triton pods' TLS sidecar (8443) only."""
     link_sg = aws.ec2.SecurityGroup(
         f"{n}-vpclink",
         vpc_id=a.vpc_id,
@@ -128,11 +138,11 @@ def _security_groups(gw: ApiGateway, n: str, a: ApiGatewayArgs) -> tuple[aws.ec2
     alb_sg = aws.ec2.SecurityGroup(
         f"{n}-alb",
         vpc_id=a.vpc_id,
-        description="Internal inference ALB: only the VPC link in, only Triton HTTP out",
+        description="Internal inference ALB: only the VPC link in, only the Triton pods' TLS port out",
         ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
                                                   security_groups=[link_sg.id])],
-        egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=8000, to_port=8000,
-                                                cidr_blocks=[a.vpc_cidr])],
+        egress=[aws.ec2.SecurityGroupEgressArgs(protocol="tcp", from_port=p, to_port=p, cidr_blocks=[a.vpc_cidr])
+                for p in _pod_ports(a)],
         tags=gw._tags("alb"),
         opts=gw._opts(),
     )
@@ -178,19 +188,30 @@ def _internal_alb(gw: ApiGateway, n: str, a: ApiGatewayArgs, alb_sg: aws.ec2.Sec
 def _target_groups(
     gw: ApiGateway, n: str, a: ApiGatewayArgs, alb_sg: aws.ec2.SecurityGroup
 ) -> dict[tuple[str, str], aws.lb.TargetGroup]:
-    """One ``ip`` target group per (endpoint, track), each filled by a TargetGroupBinding."""
+    """One ``ip`` target group per (endpoint, track), each filled by a TargetGroupBinding.
+
+    HTTPS to the pods' TLS sidecar (``aiplat.triton._tls``: nginx on 8443 -> Triton on the pod's
+    loopback), health checks HTTPS on the same port through the sidecar to Triton's readiness.
+    The sidecar's certificate is self-signed: an ALB does not validate its targets' certificates
+    (AWS, "Target groups for your Application Load Balancers", routing configuration,
+    docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html)."""
     tgs: dict[tuple[str, str], aws.lb.TargetGroup] = {}
+    _pod_ports(a)
     for ep in a.endpoints:
         for t in ep.tracks:
             tg = aws.lb.TargetGroup(
                 f"{n}-{ep.name}-{t.track}",
-                name=short_id(f"{n}-{ep.name}-{t.track}", 32),
+                # "-tls": protocol and port cannot change in place, so the target group is replaced;
+                # a new name lets Pulumi create the new one (and move the rules to it) before it
+                # deletes the old one (names are unique per account and region).
+                name=short_id(f"{n}-{ep.name}-{t.track}-tls", 32),
                 target_type="ip",  # pod IPs (VPC CNI), no node hop
-                port=ep.http_port,
-                protocol="HTTP",
+                port=ep.https_port,
+                protocol="HTTPS",
                 vpc_id=a.vpc_id,
                 deregistration_delay=30,
                 health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    protocol="HTTPS", port="traffic-port",
                     path=TRITON_READY, matcher="200", interval=10, healthy_threshold=2, unhealthy_threshold=2
                 ),
                 tags=gw._tags(f"{ep.name}-{t.track}"),
@@ -206,14 +227,18 @@ def _target_groups(
                     labels={"app.kubernetes.io/managed-by": "aiplat"},
                 ),
                 spec={
-                    "serviceRef": {"name": t.service, "port": ep.http_port},
+                    "serviceRef": {"name": t.service, "port": ep.https_port},
                     "targetGroupARN": tg.arn,
                     "targetType": "ip",
-                    # the controller opens the pods' security group to the ALB on the Triton port
+                    # the controller opens the pods' security group to the ALB on the TLS sidecar's port
+                    # only; Triton's own 8000 stays closed to it
                     "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": alb_sg.id}}],
-                                                "ports": [{"protocol": "TCP", "port": ep.http_port}]}]},
+                                                "ports": [{"protocol": "TCP", "port": ep.https_port}]}]},
                 },
-                opts=gw._k8s(depends_on=a.installers.crd(TGB_API) if a.installers is not None else []),
+                # the controller's webhook refuses a changed targetGroupARN: a new target group
+                # replaces the binding (same name, so the old one goes first)
+                opts=gw._k8s(depends_on=a.installers.crd(TGB_API) if a.installers is not None else [],
+                             replace_on_changes=["spec.targetGroupARN"], delete_before_replace=True),
             )
     return tgs
 

@@ -43,6 +43,9 @@ class EndpointTarget:
     """The endpoint's default (stable) Service."""
     tracks: list[TrackTarget]
     http_port: int = 8000
+    https_port: int | None = None
+    """The pods' TLS port (TritonEndpoint.https_port: the TLS sidecar on AWS). The AWS gateway's
+    target groups need it; None where the pods serve no TLS."""
     canary_weights: dict[str, int] = field(default_factory=dict)
     """model -> percent of its unversioned traffic to the canary track (0-100). Default none."""
 
@@ -69,6 +72,7 @@ def endpoint_target(name: str, endpoint: Any) -> EndpointTarget:
         service_name=endpoint.service_name,
         tracks=tracks,
         http_port=endpoint.http_port,
+        https_port=getattr(endpoint, "https_port", None),
         canary_weights=dict(endpoint.traffic_weights.get(CANARY, {})),
     )
 

@@ -119,7 +119,7 @@ import pulumi
 
 from aiplat._base import AiplatComponent
 from aiplat.errors import ConfigError
-from aiplat.triton import _aws, _gcp
+from aiplat.triton import _aws, _gcp, _tls
 from aiplat.triton._k8s import (
     CONFIGMAP_KEYS,
     GRPC_PORT,
@@ -211,7 +211,8 @@ class TritonEndpoint(AiplatComponent):
     Outputs (same shape on AWS and GCP):
       ``namespace`` (str), ``service_name`` (str, the stable/default Service),
       ``canary_service_name`` (str | None), ``track_services`` ({track: Service name}),
-      ``deployments`` ({track: Deployment name}), ``http_port`` 8000, ``grpc_port`` 8001,
+      ``deployments`` ({track: Deployment name}), ``http_port`` 8000, ``https_port`` (8443 on
+      AWS: the TLS sidecar the ALB reaches; None on GCP), ``grpc_port`` 8001,
       ``metrics_port`` 8002, ``bucket`` (Output[str] name), ``bucket_uri`` (str),
       ``service_account`` (str, the Kubernetes ServiceAccount), ``cloud_identity``
       (Output[str]: IAM role ARN or GSA email), ``models`` (the entries list),
@@ -229,6 +230,8 @@ class TritonEndpoint(AiplatComponent):
         self.namespace = a.namespace
         self.service_account = SERVICE_ACCOUNT
         self.http_port, self.grpc_port, self.metrics_port = HTTP_PORT, GRPC_PORT, METRICS_PORT
+        # AWS: the TLS sidecar's port, the one the gateway's target groups use (aiplat.triton._tls).
+        self.https_port = _tls.HTTPS_PORT if a.cloud == "aws" else None
         self.bucket_uri = f"{'s3' if a.cloud == 'aws' else 'gs'}://{a.bucket_name}"
         artifacts, _ = model_artifacts(a)  # validated above; scans are cached
         store_prefix = None if a.publishes else model_store_prefix(a.model_repository, a.region)
@@ -256,6 +259,7 @@ class TritonEndpoint(AiplatComponent):
                 "canary_service_name": self.canary_service_name,
                 "deployments": self.deployments,
                 "http_port": self.http_port,
+                "https_port": self.https_port,
                 "grpc_port": self.grpc_port,
                 "metrics_port": self.metrics_port,
                 "bucket": self.bucket,

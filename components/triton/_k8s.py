@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from aiplat._base import AiplatComponent
 from aiplat.refs import METRIC_QUEUE_US, METRIC_SUCCESS, TRITON_METRICS_ARGS, prometheus_label
+from aiplat.triton import _tls
 from aiplat.triton.args import TritonEndpointArgs
 
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
@@ -127,6 +128,8 @@ def workload(
         data={key: models_json for key in CONFIGMAP_KEYS},
         opts=comp._k8s(depends_on=[namespace]),
     )
+    # AWS: the ALB reaches the pods over HTTPS, terminated by a sidecar (aiplat.triton._tls).
+    proxy = _tls.proxy_config(comp, a, namespace, HTTP_PORT) if a.cloud == "aws" else None
     deployments: dict[str, str] = {}
     track_services: dict[str, str] = {}
     for track in TRACKS:
@@ -135,7 +138,8 @@ def workload(
             continue
         loads = [o for e in served for o in objects.get((e["name"], int(e["version"])), [])]
         deployments[track], track_services[track] = _track(comp, a, track, served, namespace, sa,
-                                                           [*bucket_deps, *loads])
+                                                           [*bucket_deps, *loads, *(proxy[2] if proxy else [])],
+                                                           proxy[:2] if proxy else None)
     k8s.apiextensions.CustomResource(
         f"{n}-monitor",
         api_version=MONITOR_API,
@@ -163,9 +167,12 @@ def _track(
     namespace: k8s.core.v1.Namespace,
     sa: k8s.core.v1.ServiceAccount,
     waits_for: list[pulumi.Resource],
+    proxy: tuple[str, str] | None = None,
 ) -> tuple[str, str]:
     """One track's Deployment, Service, PDB and ScaledObject; returns the Deployment and Service names.
-    The Deployment waits for ``waits_for``: the bucket, its grants and the objects it loads."""
+    The Deployment waits for ``waits_for``: the bucket, its grants and the objects it loads.
+    ``proxy`` (the certificate Secret and nginx ConfigMap names) adds the TLS sidecar and the
+    Service's ``https`` port."""
     n, ns = comp._name, a.namespace
     deploy_name = f"triton-{track}"
     service_name = "triton" if track == "stable" else f"triton-{track}"
@@ -260,10 +267,11 @@ def _track(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "terminationGracePeriodSeconds": 60,  # let in-flight inferences finish
-                    "containers": [container],
+                    "containers": [container, *([_tls.sidecar()] if proxy else [])],
                     "volumes": [
                         {"name": "tmp", "emptyDir": {}},
                         {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+                        *(_tls.volumes(*proxy) if proxy else []),
                     ],
                 },
             },
@@ -282,6 +290,8 @@ def _track(
                 {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP",
                  "appProtocol": "kubernetes.io/h2c"},
                 {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+                *([{"name": "https", "port": _tls.HTTPS_PORT, "targetPort": "https", "protocol": "TCP"}]
+                  if proxy else []),
             ],
         },
         opts=comp._k8s(depends_on=[namespace]),
