@@ -91,7 +91,7 @@ bench: setup-test
 	$(PY) benchmarks/check_speed.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info .pytest_cache .hypothesis
 
 # Triton's perf_analyzer for benchmarks/loadtest_vs_perf_analyzer.py: the last tritonclient
 # wheel that ships it, in its own directory so the venv keeps tritonclient 2.71 (so no

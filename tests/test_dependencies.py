@@ -38,7 +38,7 @@ def test_the_extras_are_the_ones_documented():
     assert set(PROJECT["optional-dependencies"]) == EXTRAS
     # core: only what a Pulumi program building AiPlatform imports; the tools are extras
     core = {canonicalize_name(Requirement(r).name) for r in PROJECT["dependencies"]}
-    assert core == {"pulumi", "pulumi-aws", "pulumi-gcp", "pulumi-kubernetes", "pulumi-random", "protobuf",
+    assert core == {"pulumi", "pulumi-aws", "pulumi-gcp", "pulumi-kubernetes", "pulumi-random", "pulumi-tls", "protobuf",
                     "pydantic", "pyyaml"}
     for tool in ("rich", "boto3", "tritonclient", "numpy", "pymilvus", "pulumi-policy", "jsonschema"):
         assert tool not in core, tool

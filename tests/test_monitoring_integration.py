@@ -159,7 +159,9 @@ def deployed(tmp_path_factory):
 
     deployment = one(rec, DEPLOY, "triton-stable")
     pod_spec = deployment["spec"]["template"]["spec"]
-    (container,) = pod_spec["containers"]
+    # Triton, and on AWS the TLS sidecar the ALB reaches it through (aiplat.triton._tls)
+    assert [c["name"] for c in pod_spec["containers"]] == ["triton", "tls-proxy"]
+    container = pod_spec["containers"][0]
     assert container["command"] == ["tritonserver"]
     dep_args = container["args"]
     by_prefix = {}
@@ -177,6 +179,10 @@ def deployed(tmp_path_factory):
     flag_of = {8000: "--http-port", 8001: "--grpc-port", 8002: "--metrics-port"}
     assert {p["containerPort"]: f"--{p['name']}-port" for p in container["ports"]} == flag_of
     address = {n: f"127.0.0.1:{ports[f]}" for n, f in flag_of.items()}
+    # The TLS sidecar does not run here: its port gets an address nothing serves, so a scrape job that
+    # kept it (the ServiceMonitor's relabeling must not) would show a target down.
+    sidecar = pod_spec["containers"][1]
+    address.update({p["containerPort"]: f"127.0.0.1:{free_port()}" for p in sidecar.get("ports", [])})
     services = [r.inputs for r in rec.of_type(SVC) if r.inputs["metadata"]["namespace"] == NAMESPACE]
     pod = {"name": "triton-stable-6c9f8d7b5d-q2x7p", "namespace": NAMESPACE,
            "labels": deployment["spec"]["template"]["metadata"]["labels"], "containers": pod_spec["containers"]}
@@ -320,7 +326,9 @@ def test_monitoring_as_deployed_sees_the_sla_breach_and_the_overload(deployed):
         "service": "triton", "pod": deployed["pod"], "container": "triton", "endpoint": "metrics",
         "aiplat_io_track": "stable"}]
     targets = prom.api("targets", state="any")
-    assert len(targets["activeTargets"]) == 1 and len(targets["droppedTargets"]) == 2  # http, grpc ports
+    assert len(targets["activeTargets"]) == 1  # the metrics port; dropped: http, grpc, the sidecar's https
+    assert sorted(t["discoveredLabels"]["__meta_kubernetes_endpoint_port_name"] for t in targets["droppedTargets"]) \
+        == ["grpc", "http", "https"]
 
     # Idle: several scrapes of the real p99 series (NaN: an empty Triton window) and a rule
     # evaluation after them; then nothing fires, of any tier.

@@ -239,18 +239,18 @@ def test_a_cluster_mode_querynode_larger_than_the_pool_type(record):
 
 
 def test_a_triton_deployment_without_the_gpu_toleration_fits_nowhere(record):
-    steps = copy.deepcopy(record("dev").steps())
+    steps = copy.deepcopy(record("dev").steps())  # Triton 3 CPU / 12Gi plus its TLS sidecar's 100m / 64Mi
     _state(steps, "kubernetes:apps/v1:Deployment", "dev-us-east-1-embed-stable")["inputs"]["spec"]["template"][
         "spec"]["tolerations"] = []
     assert _blockers(steps, "dev") == [(
         "dev-us-east-1-embed-stable",
-        "Deployment dev-us-east-1-embed-stable: 1 pod(s) of 3 CPU / 12Gi / 1 nvidia.com/gpu each (nodeSelector "
+        "Deployment dev-us-east-1-embed-stable: 1 pod(s) of 3100m CPU / 12352Mi / 1 nvidia.com/gpu each (nodeSelector "
         f"aiplat.io/pool=llm) fits no node pool of its cluster: {DEV_SYSTEM}: nodeSelector aiplat.io/pool=llm not "
-        "matched (aiplat.io/pool=system); 3 CPU > 1930m allocatable; 12Gi memory > 6903Mi allocatable; 1 "
+        "matched (aiplat.io/pool=system); 3100m CPU > 1930m allocatable; 12352Mi memory > 6903Mi allocatable; 1 "
         f"nvidia.com/gpu > 0 allocatable; {DEV_GPU}: taint nvidia.com/gpu=true:NoSchedule not tolerated; {DEV_MILVUS}: "
         "taint aiplat.io/dedicated=milvus:NoSchedule not tolerated; nodeSelector aiplat.io/pool=llm not matched "
         "(aiplat.io/pool=milvus); 1 nvidia.com/gpu > 0 allocatable",
-        "give it a node pool it tolerates and selects with at least 3 CPU / 12Gi / 1 nvidia.com/gpu allocatable, or "
+        "give it a node pool it tolerates and selects with at least 3100m CPU / 12352Mi / 1 nvidia.com/gpu allocatable, or "
         "change its nodeSelector/tolerations or its containers' resources.requests")]
 
 
