@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from aiplat._base import AiplatComponent
+from aiplat.kms import gcp_cmek
 
 LOG_TARGET_TAG = "aiplat-log-target"
 RETENTION_DAYS = 400  # a year of audit plus a quarter to investigate
@@ -121,12 +122,8 @@ class AccessLogs(AiplatComponent):
         project = gcp.organizations.get_project(project_id=a.gcp_project)
         ring = gcp.kms.KeyRing(f"{n}-logs", name=f"{n}-logs", location=a.region, project=a.gcp_project,
                                opts=self._opts())
-        key = gcp.kms.CryptoKey(f"{n}-logs", name="access-logs", key_ring=ring.id, purpose="ENCRYPT_DECRYPT",
-                                rotation_period="7776000s", labels=labels, opts=self._opts(protect=a.protect))
-        grant = gcp.kms.CryptoKeyIAMMember(
-            f"{n}-logs-gcs", crypto_key_id=key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=f"serviceAccount:service-{project.number}@gs-project-accounts.iam.gserviceaccount.com",
-            opts=self._opts())
+        key, (grant,) = gcp_cmek(self, f"{n}-logs", ring, project.number, ["gcs"], labels, a.protect,
+                                 key_name="access-logs")
         bucket = gcp.storage.Bucket(
             f"{n}-logs", name=a.bucket_name, project=a.gcp_project, location=a.region, storage_class="STANDARD",
             uniform_bucket_level_access=True, public_access_prevention="enforced",

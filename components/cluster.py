@@ -34,6 +34,7 @@ from typing import Literal
 import pulumi
 
 from aiplat._base import AiplatComponent
+from aiplat.kms import gcp_cmek
 from aiplat.refs import CAPACITY_NODE_LABEL, POOL_NODE_LABEL
 import pulumi_aws as aws
 import pulumi_gcp as gcp
@@ -286,38 +287,12 @@ class Cluster(AiplatComponent):
         labels = {k.lower(): v for k, v in a.tags.items()}
         project = gcp.organizations.get_project(project_id=a.gcp_project)
         ring = gcp.kms.KeyRing(f"{n}-keys", location=a.region, project=a.gcp_project, opts=self._opts())
-        key = gcp.kms.CryptoKey(
-            f"{n}-secrets",
-            key_ring=ring.id,
-            purpose="ENCRYPT_DECRYPT",
-            rotation_period="7776000s",  # 90 days
-            labels=labels,
-            opts=self._opts(protect=a.deletion_protection),
-        )
         # GKE's service agent must be able to use the key for application-layer encryption.
-        grant = gcp.kms.CryptoKeyIAMMember(
-            f"{n}-secrets-gke",
-            crypto_key_id=key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=f"serviceAccount:service-{project.number}@container-engine-robot.iam.gserviceaccount.com",
-            opts=self._opts(),
-        )
+        key, (grant,) = gcp_cmek(self, f"{n}-secrets", ring, project.number, ["gke"], labels,
+                                 a.deletion_protection)
         # Node boot disks: a CMEK the Compute Engine service agent may use (it encrypts the disks GKE creates).
-        disk_key = gcp.kms.CryptoKey(
-            f"{n}-node-disks",
-            key_ring=ring.id,
-            purpose="ENCRYPT_DECRYPT",
-            rotation_period="7776000s",  # 90 days
-            labels=labels,
-            opts=self._opts(protect=a.deletion_protection),
-        )
-        disk_grant = gcp.kms.CryptoKeyIAMMember(
-            f"{n}-node-disks-compute",
-            crypto_key_id=disk_key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=f"serviceAccount:service-{project.number}@compute-system.iam.gserviceaccount.com",
-            opts=self._opts(),
-        )
+        disk_key, (disk_grant,) = gcp_cmek(self, f"{n}-node-disks", ring, project.number, ["compute"], labels,
+                                           a.deletion_protection)
         self.node_disk_key = disk_key.id
         self.node_disk_ready = (disk_grant,)
         node_sa = gcp.serviceaccount.Account(

@@ -16,6 +16,7 @@ import pulumi
 
 from aiplat.identity import irsa_trust_policy
 from aiplat._base import AiplatComponent
+from aiplat.kms import gcp_cmek
 from aiplat.access_logs import gcs_logging, s3_logging
 from aiplat.errors import ConfigError, Problem
 from aiplat.refs import (
@@ -375,16 +376,9 @@ class VectorStore(AiplatComponent):
         project = gcp.organizations.get_project(project_id=a.gcp_project)
         ring = gcp.kms.KeyRing(f"{n}-vectors", name=f"{n}-vectors", location=a.region, project=a.gcp_project,
                                opts=self._opts())
-        key = gcp.kms.CryptoKey(f"{n}-vectors", name="vectors", key_ring=ring.id, purpose="ENCRYPT_DECRYPT",
-                                rotation_period="7776000s", labels=labels, opts=self._opts(protect=a.protect))
         # CMEK for the bucket (Cloud Storage agent) and for the PD volumes (Compute Engine agent).
-        grants = [
-            gcp.kms.CryptoKeyIAMMember(f"{n}-vectors-{who}", crypto_key_id=key.id,
-                                       role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                                       member=f"serviceAccount:service-{project.number}@{agent}", opts=self._opts())
-            for who, agent in (("gcs", "gs-project-accounts.iam.gserviceaccount.com"),
-                               ("pd", "compute-system.iam.gserviceaccount.com"))
-        ]
+        key, grants = gcp_cmek(self, f"{n}-vectors", ring, project.number, ["gcs", "pd"], labels, a.protect,
+                               key_name="vectors")
         bucket = gcp.storage.Bucket(
             f"{n}-vectors", name=a.bucket_name, project=a.gcp_project,
             location=a.region,  # one region: the vectors never leave it

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aiplat._base import AiplatComponent
+from aiplat.kms import gcp_cmek
 from aiplat.access_logs import gcs_logging
 from aiplat.refs import model_store_prefix, split_store_uri
 from aiplat.triton._models import ModelStore
@@ -35,23 +36,9 @@ def model_store(comp: AiplatComponent, a: TritonEndpointArgs, service_account: s
     project = gcp.organizations.get_project(project_id=a.gcp_project)
     ring = gcp.kms.KeyRing(f"{n}-models", name=f"{n}-models", location=a.region, project=a.gcp_project,
                            opts=comp._opts())
-    key = gcp.kms.CryptoKey(
-        f"{n}-models",
-        name="models",
-        key_ring=ring.id,
-        purpose="ENCRYPT_DECRYPT",
-        rotation_period="7776000s",  # 90 days
-        labels=labels,
-        opts=comp._opts(protect=a.protect),
-    )
     # CMEK: Cloud Storage's service agent encrypts/decrypts; readers need no KMS grant.
-    grant = gcp.kms.CryptoKeyIAMMember(
-        f"{n}-models-gcs",
-        crypto_key_id=key.id,
-        role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-        member=f"serviceAccount:service-{project.number}@gs-project-accounts.iam.gserviceaccount.com",
-        opts=comp._opts(),
-    )
+    key, (grant,) = gcp_cmek(comp, f"{n}-models", ring, project.number, ["gcs"], labels, a.protect,
+                             key_name="models")
     bucket = gcp.storage.Bucket(
         f"{n}-models",
         name=a.bucket_name,
