@@ -18,6 +18,7 @@ Two places enforce this, with one implementation (``problems``):
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any, Mapping
 
 import jsonschema
@@ -90,9 +91,14 @@ def strict(policy):
     if getattr(policy, _STRICT, False):
         return policy
     name = policy.name
+    checked: dict[str, list[Problem]] = {}  # a config is checked once, not once per resource asked about
 
     def validate(args, report_violation):
-        found = problems(name, policy.config_schema, args.get_config())
+        config = args.get_config()
+        key = json.dumps(dict(config or {}), sort_keys=True, default=str)
+        if key not in checked:
+            checked[key] = problems(name, policy.config_schema, config)
+        found = checked[key]
         if found:
             what = "; ".join(f"{p.path}: {p.message}" for p in found)
             subject = f"{args.resource_type} {args.name}" if isinstance(policy, ResourceValidationPolicy) \
