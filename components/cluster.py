@@ -442,19 +442,23 @@ def node_launch_template(owner: AiplatComponent, name: str, disk_size_gb: int, k
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
             http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
         ),
-        block_device_mappings=[
-            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                device_name="/dev/xvda",
-                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                    volume_size=disk_size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true",
-                    kms_key_id=key_arn,
-                ),
-            )
-        ],
+        block_device_mappings=encrypted_root_volume(disk_size_gb, key_arn),
         update_default_version=True,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=owner),
     )
+
+
+def encrypted_root_volume(size_gb: pulumi.Input[int], key_arn: pulumi.Input[str]) -> list:
+    """A node's root volume (``/dev/xvda``, the device of the EKS AMIs): gp3 of ``size_gb``, encrypted
+    with the cluster's node-disk key, deleted with the instance."""
+    return [aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+        device_name="/dev/xvda",
+        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+            volume_size=size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true",
+            kms_key_id=key_arn,
+        ),
+    )]
 
 
 def node_volume_key(owner: AiplatComponent, name: str, cluster_name: str, tags: dict[str, str],

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from aiplat.cluster import encrypted_root_volume
 from aiplat.gpu_pool._nodes import (
     EKS_GPU_AMI_TYPE,
     GPU_RESOURCE,
@@ -39,15 +40,7 @@ def node_groups(comp: GpuPool) -> Nodes:
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
             http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
         ),
-        block_device_mappings=[
-            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                device_name="/dev/xvda",
-                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                    volume_size=a.disk_size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true",
-                    kms_key_id=a.node_disk_key,
-                ),
-            )
-        ],
+        block_device_mappings=encrypted_root_volume(a.disk_size_gb, a.node_disk_key),
         update_default_version=True,
     )
 
